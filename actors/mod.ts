@@ -1,0 +1,13 @@
+/**
+ * The hub's actors: each runs in its own Worker. `deno task compile` includes this folder so the
+ * compiled binary can spawn them.
+ *
+ * @module
+ */
+import type { HubConfig } from "../lib/config.ts";
+import type { ActorSpec } from "./runtime/supervisor.ts";
+
+/** The actors `serve` starts, with their slice of the configuration. */
+export function hubActors(_config: HubConfig): ActorSpec[] {
+  return [];
+}

@@ -1,0 +1,83 @@
+/**
+ * Composes the whole hub in one process: the broker (embedded unless an external URL is given),
+ * the supervised actors, the web node and, for demos, simulated dispensers.
+ *
+ * @module
+ */
+import { hubActors } from "../actors/mod.ts";
+import { Supervisor } from "../actors/runtime/supervisor.ts";
+import { createApp } from "../web/app.ts";
+import type { HubConfig } from "./config.ts";
+import { type EmbeddedBroker, startEmbeddedBroker } from "./embedded_broker.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { MqttAdapter } from "./mqtt_adapter.ts";
+
+export interface HubOptions {
+  config: HubConfig;
+  logger?: Logger;
+}
+
+export interface RunningHub {
+  mqttUrl: string;
+  httpPort: number;
+  supervisor: Supervisor;
+  stop(): Promise<void>;
+}
+
+/** Starts the hub; resolves once every actor is ready and HTTP is listening. */
+export async function startHub({ config, logger }: HubOptions): Promise<RunningHub> {
+  const log = logger ?? createLogger("hub");
+  await Deno.mkdir(config.data_dir, { recursive: true });
+  let broker: EmbeddedBroker | null = null;
+  let mqttUrl = config.mqtt.url;
+  if (!mqttUrl) {
+    broker = await startEmbeddedBroker({
+      host: config.mqtt.broker_host,
+      port: config.mqtt.broker_port,
+      logger: log.child("broker"),
+    });
+    mqttUrl = broker.url;
+  }
+  const supervisor = new Supervisor({
+    mqttUrl,
+    dataDir: config.data_dir,
+    hubId: config.hub_id,
+    logger: log.child("supervisor"),
+  });
+  for (const spec of hubActors(config)) supervisor.add(spec);
+  await supervisor.start();
+
+  const mqtt = new MqttAdapter({
+    url: mqttUrl,
+    clientId: `${config.hub_id}-web-${crypto.randomUUID().slice(0, 8)}`,
+    logger: log.child("web-mqtt"),
+  });
+  await mqtt.connect();
+  const app = createApp({
+    brokerConnected: () => mqtt.connected,
+    actors: () => supervisor.status(),
+  });
+  const http = Deno.serve({
+    hostname: config.http.host,
+    port: config.http.port,
+    onListen: ({ hostname, port }) => log.info("HTTP listening", { hostname, port }),
+  }, app.fetch);
+  const httpPort = http.addr.port;
+
+  let stopped = false;
+  return {
+    mqttUrl,
+    httpPort,
+    supervisor,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      log.info("stopping");
+      await http.shutdown();
+      await supervisor.stop();
+      await mqtt.close();
+      await broker?.close();
+      log.info("stopped");
+    },
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * dispenser-hub command line.
+ *
+ *   main.ts serve [--config FILE] [--data-dir DIR] [--mqtt-url URL] [--broker-port N]
+ *                 [--http-port N] [--simulate N]
+ *
+ * JSR is unreachable where this is built, so flags are parsed with `node:util` parseArgs.
+ *
+ * @module
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { ConfigError, type HubConfig, loadConfig } from "./lib/config.ts";
+import { startHub } from "./lib/hub.ts";
+import { createLogger } from "./lib/log.ts";
+
+/** Bad command-line usage: reported with exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+const MAIN_HELP = `dispenser-hub: runs a driving range's in-bay ball dispensers.
+
+Usage: dispenser-hub <command> [options]
+
+Commands:
+  serve      Run the hub: MQTT broker (embedded unless --mqtt-url), actors, web server
+  help       Show this help
+
+Run 'dispenser-hub <command> --help' for a command's options.
+`;
+
+const SERVE_HELP = `Usage: dispenser-hub serve [options]
+
+Runs the hub. With no --mqtt-url an embedded MQTT broker is started on 127.0.0.1.
+
+Options:
+  --config FILE       JSON configuration file (default: built-in defaults)
+  --data-dir DIR      Where state and ledger are kept (default: ./data)
+  --mqtt-url URL      External broker, e.g. mqtt://192.168.4.1:1883 (default: embedded)
+  --broker-port N     Port of the embedded broker (default: 1883)
+  --http-port N       HTTP port of kiosk, admin and API (default: 8080)
+  --http-host HOST    HTTP bind address (default: 0.0.0.0)
+  -h, --help          Show this help
+`;
+
+function parse(args: string[], options: ParseArgsConfig["options"], help: string) {
+  try {
+    const { values, positionals } = parseArgs({
+      args,
+      options: { ...options, help: { type: "boolean", short: "h" } },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (positionals.length > 0) {
+      throw new UsageError(`Unexpected argument: ${positionals[0]}\n\n${help}`);
+    }
+    return values as Record<string, string | boolean | undefined>;
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`${(err as Error).message}\n\n${help}`);
+  }
+}
+
+function portFlag(value: string | boolean | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== "string" || !/^\d+$/.test(value) || n > 65535) {
+    throw new UsageError(`${flag} must be a port number 0..65535, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+async function serve(args: string[]): Promise<number> {
+  const v = parse(args, {
+    config: { type: "string" },
+    "data-dir": { type: "string" },
+    "mqtt-url": { type: "string" },
+    "broker-port": { type: "string" },
+    "http-port": { type: "string" },
+    "http-host": { type: "string" },
+  }, SERVE_HELP);
+  if (v.help) {
+    console.log(SERVE_HELP);
+    return 0;
+  }
+  const brokerPort = portFlag(v["broker-port"], "--broker-port");
+  const httpPort = portFlag(v["http-port"], "--http-port");
+  if (v["mqtt-url"] !== undefined && !URL.canParse(String(v["mqtt-url"]))) {
+    throw new UsageError(`--mqtt-url is not a URL: ${JSON.stringify(v["mqtt-url"])}`);
+  }
+  const config: HubConfig = await loadConfig(v.config as string | undefined);
+  if (v["data-dir"]) config.data_dir = String(v["data-dir"]);
+  if (v["mqtt-url"]) config.mqtt.url = String(v["mqtt-url"]);
+  if (brokerPort !== undefined) config.mqtt.broker_port = brokerPort;
+  if (httpPort !== undefined) config.http.port = httpPort;
+  if (v["http-host"]) config.http.host = String(v["http-host"]);
+
+  const log = createLogger("hub");
+  const hub = await startHub({ config, logger: log });
+  const done = Promise.withResolvers<number>();
+  const shutdown = (signal: string) => {
+    log.info(`${signal} received; shutting down gracefully`);
+    hub.stop().then(() => done.resolve(0), (err) => {
+      log.error("shutdown failed", { error: err });
+      done.resolve(1);
+    });
+  };
+  Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
+  return await done.promise;
+}
+
+/** Runs the CLI with `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  try {
+    switch (command) {
+      case "serve":
+        return await serve(rest);
+      case undefined:
+      case "help":
+      case "-h":
+      case "--help":
+        console.log(MAIN_HELP);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`Unknown command: ${command}\n\n${MAIN_HELP}`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`error: ${err.message}`);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      console.error(`error: ${err.message}`);
+      return 2;
+    }
+    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
