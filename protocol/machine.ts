@@ -32,6 +32,15 @@ export const BallLevel = z.enum(["full", "medium", "low", "urgent", "empty", "un
 export type BallLevel = z.infer<typeof BallLevel>;
 
 export const SessionId = z.string().min(1).max(128);
+export const HoldId = z.string().min(1).max(128);
+
+/** A bay held while a customer pays; lapses at `expires_at`. */
+export const Hold = z.object({
+  hold_id: HoldId,
+  origin: NodeId,
+  expires_at: EpochMs,
+});
+export type Hold = z.infer<typeof Hold>;
 
 /** A paid session on a bay. */
 export const Session = z.object({
@@ -56,6 +65,7 @@ export const MachineState = z.object({
   label: z.string(),
   status: MachineStatus,
   session: Session.nullable(),
+  hold: Hold.nullable().describe("Payment hold while status is reserved for a payment"),
   ball_level: BallLevel,
   online: z.boolean(),
   last_seen: EpochMs.nullable(),
