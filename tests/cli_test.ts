@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+
+const main = new URL("../main.ts", import.meta.url).pathname;
+
+async function run(...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", main, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("main.ts --help and serve --help print usage and exit 0", async () => {
+  const top = await run("--help");
+  assert.equal(top.code, 0);
+  assert.match(top.stdout, /Commands:/);
+  const serve = await run("serve", "--help");
+  assert.equal(serve.code, 0);
+  assert.match(serve.stdout, /--mqtt-url URL/);
+  assert.match(serve.stdout, /--broker-port N/);
+});
+
+Deno.test("main.ts exits 2 with a clear message on bad flags", async () => {
+  const bogus = await run("serve", "--bogus");
+  assert.equal(bogus.code, 2);
+  assert.match(bogus.stderr, /Unknown option '--bogus'/);
+  const port = await run("serve", "--http-port", "eighty");
+  assert.equal(port.code, 2);
+  assert.match(port.stderr, /--http-port must be a port number/);
+  const cmd = await run("explode");
+  assert.equal(cmd.code, 2);
+  assert.match(cmd.stderr, /Unknown command: explode/);
+});
+
+Deno.test("main.ts serve fails at start on a bad config file, naming path and field", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/hub.json`;
+  await Deno.writeTextFile(file, JSON.stringify({ machines: [{ id: 0 }], http: { port: "x" } }));
+  const r = await run("serve", "--config", file);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, new RegExp(`Invalid configuration in ${file}`));
+  assert.match(r.stderr, /machines\.0\.id/);
+  assert.match(r.stderr, /http\.port/);
+  await Deno.writeTextFile(file, "{ not json");
+  const r2 = await run("serve", "--config", file);
+  assert.equal(r2.code, 2);
+  assert.match(r2.stderr, /not valid JSON/);
+  await Deno.remove(dir, { recursive: true });
+});
