@@ -42,7 +42,9 @@ try {
       console.log(row(`raw relay, ${r.inFlight} in flight`, r.relay));
       console.log(row(`typed RPC, ${r.inFlight} in flight`, r.rpc));
       console.log(
-        `  ratio RPC/relay: p50 ${fx(r.rpc.p50, r.relay.p50)}, p99 ${fx(r.rpc.p99, r.relay.p99)}, ` +
+        `  ratio RPC/relay: p50 ${fx(r.rpc.p50, r.relay.p50)}, p99 ${
+          fx(r.rpc.p99, r.relay.p99)
+        }, ` +
           `throughput ${(100 * r.rpc.throughput / r.relay.throughput).toFixed(0)}% of relay` +
           (r.inFlight === 1 ? `  (target p50 <= 1.5x)` : ""),
       );

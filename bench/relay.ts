@@ -70,6 +70,39 @@ export async function measure(
 }
 
 /**
+ * Measures `a` and `b` in alternating rounds (a, b, a, b, ...) so that both see the same machine
+ * conditions, and returns the pooled statistics of each.
+ */
+export async function compare(
+  a: () => Promise<void>,
+  b: () => Promise<void>,
+  { inFlight, durationMs, rounds = 4 }: { inFlight: number; durationMs: number; rounds?: number },
+): Promise<[LatencyStats, LatencyStats]> {
+  const pooled: [number[], number[]] = [[], []];
+  const elapsed = [0, 0];
+  const fns = [a, b];
+  for (let w = 0; w < 200; w++) {
+    await a();
+    await b();
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const i of [0, 1]) {
+      const start = performance.now();
+      const end = start + durationMs / rounds;
+      await Promise.all(Array.from({ length: inFlight }, async () => {
+        while (performance.now() < end) {
+          const t0 = performance.now();
+          await fns[i]();
+          pooled[i].push(performance.now() - t0);
+        }
+      }));
+      elapsed[i] += performance.now() - start;
+    }
+  }
+  return [summarize(pooled[0], elapsed[0]), summarize(pooled[1], elapsed[1])];
+}
+
+/**
  * A relay chain of `passes` broker passes: hop i subscribes `bench/relay/i` and republishes the
  * bytes unchanged to `bench/relay/i+1`; the requester publishes to hop 0 and hears the last.
  * Requests are matched by an 8-digit id prefix, without parsing.

@@ -7,7 +7,7 @@
 import { MqttAdapter } from "../lib/mqtt_adapter.ts";
 import { RpcClient } from "../lib/rpc_client.ts";
 import { RpcServer } from "../lib/rpc_server.ts";
-import { type LatencyStats, measure, startRelay } from "./relay.ts";
+import { compare, type LatencyStats, startRelay } from "./relay.ts";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 
@@ -54,11 +54,10 @@ export async function rpcBench(
   const out: RpcBenchResult[] = [];
   try {
     for (const inFlight of opts.inFlights) {
-      const r = await measure(() => relay.call(), { inFlight, durationMs: opts.durationMs });
-      const p = await measure(async () => {
+      const [r, p] = await compare(() => relay.call(), async () => {
         const res = await client.request("machines/status/request", { machine_ids: [1] });
         if (res.status !== "ok") throw new Error(res.error.message);
-      }, { inFlight, durationMs: opts.durationMs });
+      }, { inFlight, durationMs: opts.durationMs * 2 });
       out.push({ inFlight, rpc: p, relay: r });
     }
   } finally {

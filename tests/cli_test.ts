@@ -49,3 +49,42 @@ Deno.test("main.ts serve fails at start on a bad config file, naming path and fi
   assert.match(r2.stderr, /not valid JSON/);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("main.ts serve starts on embedded defaults and stops gracefully on SIGTERM", async () => {
+  const { freePort, waitFor } = await import("./helpers/wait.ts");
+  const dir = await Deno.makeTempDir();
+  const httpPort = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      main,
+      "serve",
+      "--data-dir",
+      dir,
+      "--broker-port",
+      String(freePort()),
+      "--http-port",
+      String(httpPort),
+      "--http-host",
+      "127.0.0.1",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const health = await waitFor(async () => {
+      const r = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+      return r.ok ? await r.json() : (await r.body?.cancel(), null);
+    }, { timeoutMs: 30_000, intervalMs: 100, message: "healthz 200" });
+    assert.equal(health.broker_connected, true);
+  } finally {
+    child.kill("SIGTERM");
+  }
+  const out = await child.output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, stderr);
+  assert.match(stderr, /SIGTERM received; shutting down gracefully/);
+  assert.match(stderr, /\bstopped\b/);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -40,3 +40,31 @@ Deno.test("Supervisor restarts a crashed actor, which serves again", async () =>
     await sup.stop();
   }
 });
+
+Deno.test("Supervisor.stop() lets an actor finish its in-flight request first", async () => {
+  await using broker = await startBroker();
+  const sup = new Supervisor({ mqttUrl: broker.url, dataDir: "/tmp", logger: quiet });
+  sup.add({ name: "echo", url: echoActor });
+  await sup.start();
+  const mqtt = new MqttAdapter({ url: broker.url, clientId: "t-sup-stop", logger: quiet });
+  await mqtt.connect();
+  const client = new RpcClient(mqtt, "tester", { contract: echoContract, logger: quiet });
+  await client.start();
+  try {
+    const inflight = client.call("test/echo", { text: "slow", delay_ms: 300 });
+    await waitFor(() => sup.status()[0].detail !== undefined && client.inFlight === 1);
+    // Give the request time to reach the actor before stopping (it is already published).
+    await waitFor(async () => {
+      const probe = await client.call("test/echo", { text: "probe" });
+      return probe.text === "probe";
+    });
+    const stopping = sup.stop();
+    assert.equal((await inflight).text, "slow");
+    await stopping;
+    assert.equal(sup.status()[0].phase, "stopped");
+  } finally {
+    client.close();
+    await mqtt.close();
+    await sup.stop();
+  }
+});
