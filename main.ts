@@ -3,6 +3,8 @@
  *
  *   main.ts serve [--config FILE] [--data-dir DIR] [--mqtt-url URL] [--broker-port N]
  *                 [--http-port N] [--simulate N]
+ *   main.ts simulate --mqtt-url URL --machines N [--first-id N] [--keepalive-s N]
+ *                    [--drain-per-minute X]
  *
  * JSR is unreachable where this is built, so flags are parsed with `node:util` parseArgs.
  *
@@ -12,6 +14,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ConfigError, type HubConfig, loadConfig } from "./lib/config.ts";
 import { startHub } from "./lib/hub.ts";
 import { createLogger } from "./lib/log.ts";
+import { startFleet } from "./sim/fleet.ts";
 
 /** Bad command-line usage: reported with exit code 2. */
 export class UsageError extends Error {
@@ -27,6 +30,7 @@ Usage: dispenser-hub <command> [options]
 
 Commands:
   serve      Run the hub: MQTT broker (embedded unless --mqtt-url), actors, web server
+  simulate   Run simulated dispensers (ESP32 stand-ins) against a broker
   help       Show this help
 
 Run 'dispenser-hub <command> --help' for a command's options.
@@ -43,7 +47,23 @@ Options:
   --broker-port N     Port of the embedded broker (default: 1883)
   --http-port N       HTTP port of kiosk, admin and API (default: 8080)
   --http-host HOST    HTTP bind address (default: 0.0.0.0)
+  --simulate N        Also run simulated dispensers for the first N configured bays
   -h, --help          Show this help
+`;
+
+const SIMULATE_HELP = `Usage: dispenser-hub simulate --mqtt-url URL --machines N [options]
+
+Runs N simulated dispensers, each with its own MQTT connection, as ESP32 firmware would
+(docs/firmware.md). Steer one with JSON on sim/{id}/control, e.g. {"jam":true} or
+{"command":"offline"}. Runs until SIGINT or SIGTERM.
+
+Options:
+  --mqtt-url URL          Broker, e.g. mqtt://127.0.0.1:1883 (required)
+  --machines N            How many dispensers, 1..10000 (required)
+  --first-id N            Id of the first dispenser; the others follow (default: 1)
+  --keepalive-s N         Heartbeat interval in seconds, 1..3600 (default: 10)
+  --drain-per-minute X    Percent of a full hopper used per minute of dispensing (default: 2)
+  -h, --help              Show this help
 `;
 
 function parse(args: string[], options: ParseArgsConfig["options"], help: string) {
@@ -73,6 +93,82 @@ function portFlag(value: string | boolean | undefined, flag: string): number | u
   return n;
 }
 
+function intFlag(
+  value: string | boolean | undefined,
+  flag: string,
+  min: number,
+  max: number,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== "string" || !/^\d+$/.test(value) || n < min || n > max) {
+    throw new UsageError(`${flag} must be an integer ${min}..${max}, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+async function simulate(args: string[]): Promise<number> {
+  const v = parse(args, {
+    "mqtt-url": { type: "string" },
+    machines: { type: "string" },
+    "first-id": { type: "string" },
+    "keepalive-s": { type: "string" },
+    "drain-per-minute": { type: "string" },
+  }, SIMULATE_HELP);
+  if (v.help) {
+    console.log(SIMULATE_HELP);
+    return 0;
+  }
+  const url = v["mqtt-url"];
+  if (url === undefined) throw new UsageError(`--mqtt-url is required\n\n${SIMULATE_HELP}`);
+  if (!URL.canParse(String(url))) {
+    throw new UsageError(`--mqtt-url is not a URL: ${JSON.stringify(url)}`);
+  }
+  const machines = intFlag(v.machines, "--machines", 1, 10_000);
+  if (machines === undefined) throw new UsageError(`--machines is required\n\n${SIMULATE_HELP}`);
+  const firstId = intFlag(v["first-id"], "--first-id", 1, 99_999) ?? 1;
+  if (firstId + machines - 1 > 99_999) {
+    throw new UsageError(`--first-id ${firstId} with --machines ${machines} passes id 99999`);
+  }
+  const keepaliveS = intFlag(v["keepalive-s"], "--keepalive-s", 1, 3600) ?? 10;
+  const drainFlag = v["drain-per-minute"];
+  let drainPerMinute: number | undefined;
+  if (drainFlag !== undefined) {
+    drainPerMinute = Number(drainFlag);
+    if (
+      typeof drainFlag !== "string" || drainFlag.trim() === "" ||
+      !(drainPerMinute >= 0 && drainPerMinute <= 100)
+    ) {
+      throw new UsageError(
+        `--drain-per-minute must be a number 0..100 (percent per minute), got ${
+          JSON.stringify(drainFlag)
+        }`,
+      );
+    }
+  }
+
+  const log = createLogger("sim");
+  const ids = Array.from({ length: machines }, (_, i) => firstId + i);
+  const fleet = await startFleet({
+    mqttUrl: String(url),
+    ids,
+    keepaliveS,
+    drainPerMinute,
+    logger: log,
+  });
+  const done = Promise.withResolvers<number>();
+  const shutdown = (signal: string) => {
+    log.info(`${signal} received; stopping simulated dispensers`);
+    fleet.stop().then(() => done.resolve(0), (err) => {
+      log.error("shutdown failed", { error: err });
+      done.resolve(1);
+    });
+  };
+  Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
+  return await done.promise;
+}
+
 async function serve(args: string[]): Promise<number> {
   const v = parse(args, {
     config: { type: "string" },
@@ -81,6 +177,7 @@ async function serve(args: string[]): Promise<number> {
     "broker-port": { type: "string" },
     "http-port": { type: "string" },
     "http-host": { type: "string" },
+    simulate: { type: "string" },
   }, SERVE_HELP);
   if (v.help) {
     console.log(SERVE_HELP);
@@ -97,9 +194,10 @@ async function serve(args: string[]): Promise<number> {
   if (brokerPort !== undefined) config.mqtt.broker_port = brokerPort;
   if (httpPort !== undefined) config.http.port = httpPort;
   if (v["http-host"]) config.http.host = String(v["http-host"]);
+  const simulateN = intFlag(v.simulate, "--simulate", 0, config.machines.length);
 
   const log = createLogger("hub");
-  const hub = await startHub({ config, logger: log });
+  const hub = await startHub({ config, logger: log, simulate: simulateN });
   const done = Promise.withResolvers<number>();
   const shutdown = (signal: string) => {
     log.info(`${signal} received; shutting down gracefully`);
@@ -120,6 +218,8 @@ export async function main(args: string[]): Promise<number> {
     switch (command) {
       case "serve":
         return await serve(rest);
+      case "simulate":
+        return await simulate(rest);
       case undefined:
       case "help":
       case "-h":

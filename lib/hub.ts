@@ -11,22 +11,33 @@ import type { HubConfig } from "./config.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./embedded_broker.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { MqttAdapter } from "./mqtt_adapter.ts";
+import { type Fleet, startFleet } from "../sim/fleet.ts";
 
 export interface HubOptions {
   config: HubConfig;
   logger?: Logger;
+  /** Also run simulated dispensers for the first N configured machines (demos, tests). */
+  simulate?: number;
 }
 
 export interface RunningHub {
   mqttUrl: string;
   httpPort: number;
   supervisor: Supervisor;
+  /** The simulated dispensers, when started with `simulate`. */
+  fleet: Fleet | null;
   stop(): Promise<void>;
 }
 
 /** Starts the hub; resolves once every actor is ready and HTTP is listening. */
-export async function startHub({ config, logger }: HubOptions): Promise<RunningHub> {
+export async function startHub({ config, logger, simulate = 0 }: HubOptions): Promise<RunningHub> {
   const log = logger ?? createLogger("hub");
+  if (!Number.isInteger(simulate) || simulate < 0 || simulate > config.machines.length) {
+    throw new RangeError(
+      `simulate must be an integer 0..${config.machines.length} (the configured machines), ` +
+        `got ${simulate}`,
+    );
+  }
   await Deno.mkdir(config.data_dir, { recursive: true });
   let broker: EmbeddedBroker | null = null;
   let mqttUrl = config.mqtt.url;
@@ -46,6 +57,21 @@ export async function startHub({ config, logger }: HubOptions): Promise<RunningH
   });
   for (const spec of hubActors(config)) supervisor.add(spec);
   await supervisor.start();
+  let fleet: Fleet | null = null;
+  if (simulate > 0) {
+    try {
+      fleet = await startFleet({
+        mqttUrl,
+        ids: config.machines.slice(0, simulate).map((m) => m.id),
+        keepaliveS: config.handler.default_keepalive_s,
+        logger: log.child("sim"),
+      });
+    } catch (err) {
+      await supervisor.stop();
+      await broker?.close();
+      throw err;
+    }
+  }
 
   const mqtt = new MqttAdapter({
     url: mqttUrl,
@@ -69,10 +95,12 @@ export async function startHub({ config, logger }: HubOptions): Promise<RunningH
     mqttUrl,
     httpPort,
     supervisor,
+    fleet,
     async stop() {
       if (stopped) return;
       stopped = true;
       log.info("stopping");
+      await fleet?.stop();
       await http.shutdown();
       await supervisor.stop();
       await mqtt.close();

@@ -243,6 +243,19 @@ export class MqttAdapter {
     });
   }
 
+  /**
+   * Drops the connection abruptly, like a pulled plug: the socket is destroyed without a
+   * DISCONNECT, so the broker publishes the last will. For fault simulation; the adapter cannot
+   * be used afterwards.
+   */
+  destroy(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    const client = this.#client;
+    if (!client) return Promise.resolve();
+    return new Promise((resolve) => client.end(true, {}, () => resolve()));
+  }
+
   #requireClient(): MqttClient {
     if (!this.#client) throw new MqttError("Not connected: call connect() first");
     return this.#client;
