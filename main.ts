@@ -15,6 +15,7 @@ import { ConfigError, type HubConfig, loadConfig } from "./lib/config.ts";
 import { startHub } from "./lib/hub.ts";
 import { createLogger } from "./lib/log.ts";
 import { startFleet } from "./sim/fleet.ts";
+import { hashPasswordCommand } from "./web/auth/hash_password_cli.ts";
 
 /** Bad command-line usage: reported with exit code 2. */
 export class UsageError extends Error {
@@ -31,6 +32,7 @@ Usage: dispenser-hub <command> [options]
 Commands:
   serve      Run the hub: MQTT broker (embedded unless --mqtt-url), actors, web server
   simulate   Run simulated dispensers (ESP32 stand-ins) against a broker
+  hash-password  Hash an admin password or staff counter code (read from stdin) for the config
   help       Show this help
 
 Run 'dispenser-hub <command> --help' for a command's options.
@@ -218,6 +220,8 @@ export async function main(args: string[]): Promise<number> {
     switch (command) {
       case "serve":
         return await serve(rest);
+      case "hash-password":
+        return await hashPasswordCommand(rest);
       case "simulate":
         return await simulate(rest);
       case undefined:

@@ -6,11 +6,10 @@
  */
 import { hubActors } from "../actors/mod.ts";
 import { Supervisor } from "../actors/runtime/supervisor.ts";
-import { createApp } from "../web/app.ts";
+import { startWebNode, type WebNode } from "../web/node.ts";
 import type { HubConfig } from "./config.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./embedded_broker.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { MqttAdapter } from "./mqtt_adapter.ts";
 import { type Fleet, startFleet } from "../sim/fleet.ts";
 
 export interface HubOptions {
@@ -26,6 +25,8 @@ export interface RunningHub {
   supervisor: Supervisor;
   /** The simulated dispensers, when started with `simulate`. */
   fleet: Fleet | null;
+  /** The web node (hub link, web.db, the HTTP app). */
+  web: WebNode;
   stop(): Promise<void>;
 }
 
@@ -73,16 +74,21 @@ export async function startHub({ config, logger, simulate = 0 }: HubOptions): Pr
     }
   }
 
-  const mqtt = new MqttAdapter({
-    url: mqttUrl,
-    clientId: `${config.hub_id}-web-${crypto.randomUUID().slice(0, 8)}`,
-    logger: log.child("web-mqtt"),
-  });
-  await mqtt.connect();
-  const app = createApp({
-    brokerConnected: () => mqtt.connected,
-    actors: () => supervisor.status(),
-  });
+  let web: WebNode;
+  try {
+    web = await startWebNode({
+      config,
+      mqttUrl,
+      actors: () => supervisor.status(),
+      logger: log.child("web"),
+    });
+  } catch (err) {
+    await fleet?.stop();
+    await supervisor.stop();
+    await broker?.close();
+    throw err;
+  }
+  const app = web.app;
   const http = Deno.serve({
     hostname: config.http.host,
     port: config.http.port,
@@ -96,14 +102,16 @@ export async function startHub({ config, logger, simulate = 0 }: HubOptions): Pr
     httpPort,
     supervisor,
     fleet,
+    web,
     async stop() {
       if (stopped) return;
       stopped = true;
       log.info("stopping");
       await fleet?.stop();
+      web.closeStreams();
       await http.shutdown();
       await supervisor.stop();
-      await mqtt.close();
+      await web.stop();
       await broker?.close();
       log.info("stopped");
     },
