@@ -8,6 +8,13 @@ import type { HubConfig } from "../lib/config.ts";
 import type { ActorSpec } from "./runtime/supervisor.ts";
 
 /** The actors `serve` starts, with their slice of the configuration. */
-export function hubActors(_config: HubConfig): ActorSpec[] {
-  return [];
+export function hubActors(config: HubConfig): ActorSpec[] {
+  return [
+    {
+      name: "machine_handler",
+      url: new URL("./machine_handler/worker.ts", import.meta.url),
+      config: { machines: config.machines, handler: config.handler },
+    },
+    { name: "timer", url: new URL("./timer/worker.ts", import.meta.url), config: config.timer },
+  ];
 }

@@ -1,0 +1,208 @@
+/**
+ * The command round trip of the machine handler: a command published on `machines/commands`
+ * until its reply arrives on `machines/responses/{origin}`, including the durable write, the
+ * update to the dispenser and its ack (4 broker passes: command, update, ack, reply), with the
+ * timer armed in parallel. The handler and the timer run as in production, each in its Worker
+ * under the supervisor; the dispensers are the simulator in its own process
+ * (`main.ts simulate`), so that neither shares a thread with the load generator.
+ *
+ * Each of `inFlight` loops owns its own bays and alternates activate / deactivate on them, so
+ * no command waits behind another on the same bay and none is a duplicate.
+ *
+ *   deno run -A bench/command_bench.ts [--machines 80] [--in-flight 64] [--duration-ms 3000]
+ *
+ * runs it beside the raw relay baseline (bare mqtt.js, the same 4 broker passes).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { hubActors } from "../actors/mod.ts";
+import { Supervisor } from "../actors/runtime/supervisor.ts";
+import { parseConfig } from "../lib/config.ts";
+import { MqttAdapter } from "../lib/mqtt_adapter.ts";
+import { RpcClient } from "../lib/rpc_client.ts";
+import type { MqttClient } from "mqtt";
+import { topics } from "../protocol/topics.ts";
+import { bareClient, summarize } from "./relay.ts";
+
+const decoder = new TextDecoder();
+const mainTs = new URL("../main.ts", import.meta.url).pathname;
+const quiet = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
+
+export interface CommandBenchOptions {
+  mqttUrl: string;
+  machines: number;
+  inFlight: number;
+  durationMs: number;
+}
+
+export interface CommandBenchResult {
+  p50: number;
+  p99: number;
+  throughput: number;
+  n: number;
+}
+
+/** Runs the handler (and timer) under a supervisor with `machines` simulated dispensers. */
+export async function commandBench(opts: CommandBenchOptions): Promise<CommandBenchResult> {
+  const { mqttUrl, machines, inFlight, durationMs } = opts;
+  if (!Number.isInteger(machines) || machines < 1 || machines > 10_000) {
+    throw new RangeError(`machines must be an integer 1..10000, got ${machines}`);
+  }
+  if (!Number.isInteger(inFlight) || inFlight < 1 || inFlight > machines) {
+    throw new RangeError(`inFlight must be an integer 1..machines (${machines}), got ${inFlight}`);
+  }
+  if (!(durationMs > 0)) throw new RangeError(`durationMs must be positive, got ${durationMs}`);
+  const ids = Array.from({ length: machines }, (_, i) => i + 1);
+  const dataDir = await Deno.makeTempDir({ prefix: "command-bench-" });
+  const config = parseConfig({ machines: ids.map((id) => ({ id })) }, "command bench");
+  const supervisor = new Supervisor({ mqttUrl, dataDir, logger: quiet });
+  for (const spec of hubActors(config)) {
+    if (spec.name === "machine_handler" || spec.name === "timer") supervisor.add(spec);
+  }
+  const fleet = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", mainTs, "simulate", "--mqtt-url", mqttUrl, "--machines", String(machines)],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+    env: { HUB_LOG_LEVEL: "error" },
+  }).spawn();
+  const mqtt = new MqttAdapter({
+    url: mqttUrl,
+    clientId: `command-bench-${crypto.randomUUID().slice(0, 8)}`,
+    logger: quiet,
+  });
+  let client: RpcClient | null = null;
+  const clients: MqttClient[] = [];
+  try {
+    await supervisor.start();
+    await mqtt.connect();
+    client = new RpcClient(mqtt, "bench", { logger: quiet, defaultTimeoutMs: 30_000 });
+    await client.start();
+    const rpc = client;
+    // Every dispenser online and in step with the handler.
+    const deadline = performance.now() + 60_000;
+    for (;;) {
+      const r = await rpc.request("machines/status/request", {}, { timeoutMs: 5_000 })
+        .catch(() => null);
+      if (
+        r?.status === "ok" &&
+        r.data.machines.every((m) => m.online && m.acked_version === m.desired_version)
+      ) break;
+      if (performance.now() > deadline) {
+        throw new Error("command bench: dispensers did not come online within 60 s");
+      }
+      await new Promise((res) => setTimeout(res, 100));
+    }
+
+    // The load generator is a bare mqtt.js client, like the relay's requester: the round trip
+    // measured is the hub's, not the requester's own validation.
+    const bare = await bareClient(mqttUrl, `command-bench-load-${crypto.randomUUID().slice(0, 8)}`);
+    clients.push(bare);
+    await bare.subscribeAsync(topics.originResponses("bench"), { qos: 1 });
+    const pending = new Map<
+      string,
+      (reply: { status: string; error?: { message: string } }) => void
+    >();
+    bare.on("message", (_t, payload) => {
+      const reply = JSON.parse(decoder.decode(payload));
+      const done = pending.get(reply.correlation_id);
+      if (done) {
+        pending.delete(reply.correlation_id);
+        done(reply);
+      }
+    });
+    const send = (command: Record<string, unknown>) =>
+      new Promise<{ status: string; error?: { message: string } }>((resolve) => {
+        const correlation_id = crypto.randomUUID();
+        pending.set(correlation_id, resolve);
+        bare.publish(
+          topics.commands,
+          JSON.stringify({ correlation_id, origin: "bench", sent_at: Date.now(), ...command }),
+          { qos: 1 },
+        );
+      });
+    let seq = 0;
+    const loop = async (i: number, until: number, samples: number[] | null) => {
+      const mine = ids.filter((_, j) => j % inFlight === i);
+      for (let k = 0; performance.now() < until; k++) {
+        const machine_id = mine[k % mine.length];
+        const session_id = `bench-${machine_id}-${++seq}`;
+        for (const action of ["activate", "deactivate"] as const) {
+          const t0 = performance.now();
+          const r = await send(
+            action === "activate"
+              ? { action, machine_id, duration_s: 600, session_id }
+              : { action, machine_id, session_id },
+          );
+          const ms = performance.now() - t0;
+          if (r.status !== "ok") {
+            throw new Error(`command bench: ${action} on ${machine_id}: ${r.error?.message}`);
+          }
+          samples?.push(ms);
+        }
+      }
+    };
+    // Warm-up, then the measurement.
+    const warm = performance.now() + Math.min(1_000, durationMs / 3);
+    await Promise.all(Array.from({ length: inFlight }, (_, i) => loop(i, warm, null)));
+    const samples: number[] = [];
+    const start = performance.now();
+    await Promise.all(
+      Array.from({ length: inFlight }, (_, i) => loop(i, start + durationMs, samples)),
+    );
+    const s = summarize(samples, performance.now() - start);
+    return { p50: s.p50, p99: s.p99, throughput: s.throughput, n: s.n };
+  } finally {
+    client?.close();
+    await mqtt.close();
+    await Promise.all(clients.map((c) => c.endAsync()));
+    await supervisor.stop();
+    try {
+      fleet.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    await fleet.status;
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      machines: { type: "string", default: "80" },
+      "in-flight": { type: "string", default: "64" },
+      "duration-ms": { type: "string", default: "3000" },
+    },
+  });
+  const { startBroker } = await import("../tests/helpers/broker.ts");
+  const { measure, startRelay } = await import("./relay.ts");
+  const broker = await startBroker();
+  try {
+    const machines = Number(values.machines);
+    const inFlight = Number(values["in-flight"]);
+    const durationMs = Number(values["duration-ms"]);
+    const relay = await startRelay(broker.url, 4, 180);
+    const r = await measure(() => relay.call(), { inFlight, durationMs });
+    await relay.stop();
+    const c = await commandBench({ mqttUrl: broker.url, machines, inFlight, durationMs });
+    const f = (n: number) => n.toFixed(3);
+    console.log(`broker ${broker.kind}; ${machines} machines, ${inFlight} in flight`);
+    console.log(
+      `raw relay (4 passes)  p50 ${f(r.p50)} ms  p99 ${f(r.p99)} ms  ${r.throughput.toFixed(0)} /s`,
+    );
+    console.log(
+      `command round trip    p50 ${f(c.p50)} ms  p99 ${f(c.p99)} ms  ` +
+        `${c.throughput.toFixed(0)} /s  (n=${c.n})`,
+    );
+    console.log(
+      `ratio: p50 ${(c.p50 / r.p50).toFixed(2)}x (target <= 2), p99 ${
+        (c.p99 / r.p99).toFixed(2)
+      }x (<= 3), throughput ${(100 * c.throughput / r.throughput).toFixed(0)}% (>= 50%)`,
+    );
+  } finally {
+    await broker.stop();
+  }
+}
