@@ -91,7 +91,14 @@ Deno.test("hub killed with kill -9 ends sessions on time after its restart", asy
         session_id: session,
       });
       assert.equal(r.machine.status, "active");
-      return timer.deadline as number;
+      const deadline = timer.deadline as number;
+      // The handler adopts the timer's (shorter) deadline after the reply; it commits it before
+      // sending it to the dispenser, so wait for the dispenser to have it before the kill.
+      await waitFor(() => Math.abs((fleet.get(id).state.deadline ?? 0) - deadline) <= 1_000, {
+        timeoutMs: 10_000,
+        message: `bay ${id} given the timer's deadline`,
+      });
+      return deadline;
     };
     const longDeadline = await start(1, "long", 6_000);
     const shortDeadline = await start(2, "short", 800);
