@@ -2,14 +2,19 @@
  * `deno task bench`: every benchmark in one run, each beside the raw relay baseline measured in
  * the same run on the same broker (mosquitto with set_tcp_nodelay, started here on loopback).
  *
- *   deno task bench [--duration-ms N] [--only rpc,...] [--json FILE]
+ *   deno task bench [--duration-ms N] [--only rpc,command,expiry] [--json FILE]
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { startBroker } from "../tests/helpers/broker.ts";
-import type { LatencyStats } from "./relay.ts";
+import { commandBench } from "./command_bench.ts";
+import { expiryBench } from "./expiry_bench.ts";
+import { type LatencyStats, measure, startRelay } from "./relay.ts";
 import { rpcBench } from "./rpc_bench.ts";
+
+// Actor logs would drown the numbers; `HUB_LOG_LEVEL=info deno task bench` shows them.
+if (!Deno.env.get("HUB_LOG_LEVEL")) Deno.env.set("HUB_LOG_LEVEL", "error");
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -50,6 +55,40 @@ try {
       );
     }
     results.rpc = rs;
+    console.log();
+  }
+  if (want("command")) {
+    console.log("== Command round trip vs raw relay (4 broker passes), 64 in flight ==");
+    console.log("   command -> handler (durable commit) -> update -> dispenser ack -> reply");
+    const inFlight = 64;
+    const commands: Record<string, unknown> = {};
+    for (const machines of [80, 1000]) {
+      // The relay is measured right before each run, on the same broker.
+      const relay = await startRelay(broker.url, 4, 180);
+      const r = await measure(() => relay.call(), { inFlight, durationMs });
+      await relay.stop();
+      const c = await commandBench({ mqttUrl: broker.url, machines, inFlight, durationMs });
+      console.log(row(`raw relay (4 passes)`, r));
+      console.log(row(`command, ${machines} machines`, { ...c, max: NaN }));
+      console.log(
+        `  ratio command/relay: p50 ${fx(c.p50, r.p50)} (target <= 2x), ` +
+          `p99 ${fx(c.p99, r.p99)} (<= 3x), throughput ` +
+          `${(100 * c.throughput / r.throughput).toFixed(0)}% of relay (>= 50%)`,
+      );
+      commands[machines] = { relay: r, command: c };
+    }
+    results.command = commands;
+    console.log();
+  }
+  if (want("expiry")) {
+    console.log("== Expiry error: deactivation published minus paid deadline ==");
+    const e = await expiryBench({ mqttUrl: broker.url, sessions: 240, machines: 80 });
+    console.log(
+      `${e.mode}, ${e.n} sessions in ${e.waves} waves on 80 bays: p50 ${f(e.p50)} ms  ` +
+        `p99 ${f(e.p99)} ms  max ${f(e.max)} ms  (target p99 <= 50 ms); in the timer alone: ` +
+        `p50 ${f(e.timer.p50)} ms  p99 ${f(e.timer.p99)} ms`,
+    );
+    results.expiry = e;
     console.log();
   }
 } finally {
