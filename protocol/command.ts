@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { MachineId, RequestEnvelope } from "./common.ts";
 import { HoldId, MachineState, SessionId } from "./machine.ts";
+import { COMMAND_ACTIONS } from "./names.ts";
 
 const base = RequestEnvelope.extend({
   machine_id: MachineId,
@@ -79,17 +80,7 @@ export const MachineCommand = z.discriminatedUnion("action", [
 ]);
 export type MachineCommand = z.infer<typeof MachineCommand>;
 export type CommandAction = MachineCommand["action"];
-export const CommandAction = z.enum([
-  "activate",
-  "deactivate",
-  "extend",
-  "pause",
-  "resume",
-  "maintenance_on",
-  "maintenance_off",
-  "hold",
-  "release",
-]);
+export const CommandAction = z.enum(COMMAND_ACTIONS);
 
 /** `data` of an `ok` reply to a command: the bay's state after the command. */
 export const CommandResult = z.object({

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { EpochMs, MachineId, NodeId } from "./common.ts";
+import { MACHINE_STATUSES } from "./names.ts";
 
 /**
  * Operative status of a bay.
@@ -16,15 +17,7 @@ import { EpochMs, MachineId, NodeId } from "./common.ts";
  * - `offline`: the dispenser is not connected (and no session runs on it).
  * - `error`: the dispenser did not acknowledge, or reported a fault; needs staff.
  */
-export const MachineStatus = z.enum([
-  "available",
-  "active",
-  "paused",
-  "reserved",
-  "maintenance",
-  "offline",
-  "error",
-]);
+export const MachineStatus = z.enum(MACHINE_STATUSES);
 export type MachineStatus = z.infer<typeof MachineStatus>;
 
 /** Ball level as the dispenser's sensor reports it. */

@@ -4,6 +4,7 @@
  * @module
  */
 export * from "./common.ts";
+export * from "./names.ts";
 export * from "./machine.ts";
 export * from "./command.ts";
 export * from "./device.ts";

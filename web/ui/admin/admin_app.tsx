@@ -6,6 +6,7 @@
  */
 import { signal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
+import { MACHINE_STATUSES } from "../../../protocol/names.ts";
 import { adminDisplay } from "../bay_status.ts";
 import { BayGrid } from "../components/bay_grid.tsx";
 import { ConnectionBanner } from "../components/connection_banner.tsx";
@@ -123,16 +124,7 @@ export function AdminApp({ auth, api, live }: AdminAppProps) {
 function countByStatus(bays: BayView[]): Array<[string, number]> {
   const m = new Map<string, number>();
   for (const b of bays) m.set(b.status, (m.get(b.status) ?? 0) + 1);
-  const order = [
-    "available",
-    "active",
-    "paused",
-    "reserved",
-    "maintenance",
-    "offline",
-    "error",
-    "unknown",
-  ];
+  const order: string[] = [...MACHINE_STATUSES, "unknown"];
   return order.filter((s) => m.has(s)).map((s) => [s, m.get(s) ?? 0]);
 }
 

@@ -5,23 +5,13 @@
  * @module
  */
 import { useEffect, useState } from "preact/hooks";
+import { COMMAND_ACTIONS } from "../../../protocol/names.ts";
 import { formatDateTime } from "../format.ts";
 import type { AdminApi, LedgerEntry, LedgerFilter } from "./admin_api.ts";
 
 const origins = ["", "kiosk", "admin", "webhook", "timer", "machine_handler", "reservations"];
-const actions = [
-  "",
-  "activate",
-  "deactivate",
-  "extend",
-  "pause",
-  "resume",
-  "maintenance_on",
-  "maintenance_off",
-  "hold",
-  "release",
-  "expire",
-];
+/** Every command action, and `expire` (the timer's end of a session), "" for any. */
+const actions = ["", ...COMMAND_ACTIONS, "expire"];
 
 interface Form {
   machine: string;
