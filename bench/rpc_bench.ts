@@ -4,12 +4,11 @@
  *
  * @module
  */
+import { silentLogger as quiet } from "../lib/log.ts";
 import { MqttAdapter } from "../lib/mqtt_adapter.ts";
 import { RpcClient } from "../lib/rpc_client.ts";
 import { RpcServer } from "../lib/rpc_server.ts";
 import { compare, type LatencyStats, startRelay } from "./relay.ts";
-
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 
 export interface RpcBenchResult {
   inFlight: number;

@@ -44,3 +44,14 @@ export function createLogger(name: string, level: LogLevel = envLevel()): Logger
     child: (sub) => createLogger(`${name}/${sub}`, level),
   };
 }
+
+const noop = () => {};
+
+/** A logger that drops everything: for tests and benchmarks. */
+export const silentLogger: Logger = {
+  debug: noop,
+  info: noop,
+  warn: noop,
+  error: noop,
+  child: () => silentLogger,
+};

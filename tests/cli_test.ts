@@ -1,16 +1,5 @@
+import { runMain as run, spawnMain } from "./helpers/main_process.ts";
 import assert from "node:assert/strict";
-
-const main = new URL("../main.ts", import.meta.url).pathname;
-
-async function run(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", main, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
 
 Deno.test("main.ts --help and serve --help print usage and exit 0", async () => {
   const top = await run("--help");
@@ -54,24 +43,17 @@ Deno.test("main.ts serve starts on embedded defaults and stops gracefully on SIG
   const { freePort, waitFor } = await import("./helpers/wait.ts");
   const dir = await Deno.makeTempDir();
   const httpPort = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      main,
-      "serve",
-      "--data-dir",
-      dir,
-      "--broker-port",
-      String(freePort()),
-      "--http-port",
-      String(httpPort),
-      "--http-host",
-      "127.0.0.1",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnMain([
+    "serve",
+    "--data-dir",
+    dir,
+    "--broker-port",
+    String(freePort()),
+    "--http-port",
+    String(httpPort),
+    "--http-host",
+    "127.0.0.1",
+  ]);
   try {
     const health = await waitFor(async () => {
       const r = await fetch(`http://127.0.0.1:${httpPort}/healthz`);

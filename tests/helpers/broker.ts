@@ -6,6 +6,7 @@
  * @module
  */
 import { startEmbeddedBroker } from "../../lib/embedded_broker.ts";
+import { silentLogger } from "../../lib/log.ts";
 import { freePort, waitFor } from "./wait.ts";
 
 export interface TestBroker {
@@ -55,14 +56,14 @@ export async function startBroker(): Promise<TestBroker> {
         "mosquitto is not installed (apt-get install mosquitto); tests use the embedded broker",
       );
     }
-    let broker = await startEmbeddedBroker({ port, logger: quietLogger });
+    let broker = await startEmbeddedBroker({ port, logger: silentLogger });
     return {
       url: broker.url,
       port,
       kind: "embedded",
       kill: () => broker.close(),
       restart: async () => {
-        broker = await startEmbeddedBroker({ port, logger: quietLogger });
+        broker = await startEmbeddedBroker({ port, logger: silentLogger });
       },
       stop: () => broker.close(),
       [Symbol.asyncDispose]: () => broker.close(),
@@ -119,12 +120,3 @@ export async function startBroker(): Promise<TestBroker> {
     [Symbol.asyncDispose]: stop,
   };
 }
-
-const noop = () => {};
-const quietLogger = {
-  debug: noop,
-  info: noop,
-  warn: noop,
-  error: noop,
-  child: () => quietLogger,
-};

@@ -9,7 +9,6 @@ import type { Clock } from "../../lib/clock.ts";
 import { systemClock } from "../../lib/clock.ts";
 import type { z } from "zod";
 import type { HandlerConfig, MachineConfig } from "../../lib/config.ts";
-import type { Logger } from "../../lib/log.ts";
 import { MqttAdapter } from "../../lib/mqtt_adapter.ts";
 import { RpcClient } from "../../lib/rpc_client.ts";
 import type { CommandResult } from "../../protocol/command.ts";
@@ -27,13 +26,8 @@ import { type Fleet, startFleet } from "../../sim/fleet.ts";
 import { startBroker, type TestBroker } from "../helpers/broker.ts";
 import { waitFor } from "../helpers/wait.ts";
 
-export const quiet: Logger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child: () => quiet,
-};
+import { silentLogger as quiet } from "../../lib/log.ts";
+export { quiet };
 
 export type CommandBody = RequestBody<HubRpc, "machines/commands">;
 export type CommandResponse = ResponseOf<CommandResult>;

@@ -11,34 +11,12 @@ import { MqttAdapter } from "../../lib/mqtt_adapter.ts";
 import { RpcClient } from "../../lib/rpc_client.ts";
 import { startFleet } from "../../sim/fleet.ts";
 import { startBroker } from "../helpers/broker.ts";
+import { spawnServe } from "../helpers/main_process.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { quiet } from "./harness.ts";
 
-const mainTs = new URL("../../main.ts", import.meta.url).pathname;
-
 function serve(mqttUrl: string, dataDir: string, config: string): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      mainTs,
-      "serve",
-      "--mqtt-url",
-      mqttUrl,
-      "--data-dir",
-      dataDir,
-      "--http-port",
-      "0",
-      "--http-host",
-      "127.0.0.1",
-      "--config",
-      config,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-    env: { HUB_LOG_LEVEL: "error" },
-  }).spawn();
+  return spawnServe({ mqttUrl, dataDir, config });
 }
 
 interface Acked {

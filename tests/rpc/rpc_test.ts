@@ -1,3 +1,4 @@
+import { silentLogger as quiet } from "../../lib/log.ts";
 import assert from "node:assert/strict";
 import { Supervisor } from "../../actors/runtime/supervisor.ts";
 import { RpcClosedError, RpcTimeoutError } from "../../lib/errors.ts";
@@ -8,7 +9,6 @@ import { startBroker, type TestBroker } from "../helpers/broker.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { echoContract } from "../fixtures/echo_contract.ts";
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 let n = 0;
 
 async function adapter(broker: TestBroker): Promise<MqttAdapter> {

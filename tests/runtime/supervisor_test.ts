@@ -1,3 +1,4 @@
+import { silentLogger as quiet } from "../../lib/log.ts";
 import assert from "node:assert/strict";
 import { Supervisor } from "../../actors/runtime/supervisor.ts";
 import { MqttAdapter } from "../../lib/mqtt_adapter.ts";
@@ -7,7 +8,6 @@ import { waitFor } from "../helpers/wait.ts";
 import { echoContract } from "../fixtures/echo_contract.ts";
 
 const echoActor = new URL("../fixtures/echo_actor.ts", import.meta.url);
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 
 Deno.test("Supervisor restarts a crashed actor, which serves again", async () => {
   await using broker = await startBroker();

@@ -1,19 +1,8 @@
 import assert from "node:assert/strict";
 import { startBroker } from "../helpers/broker.ts";
+import { runMain as run, spawnMain } from "../helpers/main_process.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { HubProbe, retainedAvailability } from "./probe.ts";
-
-const main = new URL("../../main.ts", import.meta.url).pathname;
-const dec = new TextDecoder();
-
-async function run(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", main, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
 
 Deno.test("main.ts simulate --help prints usage; the main help lists simulate", async () => {
   const [help, top, serve] = await Promise.all([
@@ -60,24 +49,17 @@ Deno.test("main.ts simulate exits 2 with a clear message on bad flags", async ()
 Deno.test("main.ts simulate runs dispensers until SIGTERM, then stops cleanly", async () => {
   await using broker = await startBroker();
   const probe = await HubProbe.start(broker.url);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      main,
-      "simulate",
-      "--mqtt-url",
-      broker.url,
-      "--machines",
-      "3",
-      "--first-id",
-      "40",
-      "--keepalive-s",
-      "2",
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnMain([
+    "simulate",
+    "--mqtt-url",
+    broker.url,
+    "--machines",
+    "3",
+    "--first-id",
+    "40",
+    "--keepalive-s",
+    "2",
+  ]);
   try {
     await waitFor(
       () => [40, 41, 42].every((id) => probe.lastAvailability(id)?.msg.state === "online"),
@@ -93,8 +75,9 @@ Deno.test("main.ts simulate runs dispensers until SIGTERM, then stops cleanly", 
     await waitFor(() => probe.ackFor(cid), { message: "ack from the CLI's dispenser" });
     child.kill("SIGTERM");
     const { code, stderr } = await child.output();
-    assert.equal(code, 0, dec.decode(stderr));
-    assert.match(dec.decode(stderr), /SIGTERM received/);
+    const log = new TextDecoder().decode(stderr);
+    assert.equal(code, 0, log);
+    assert.match(log, /SIGTERM received/);
     assert.deepEqual(await retainedAvailability(broker.url, 42), { state: "offline" });
   } finally {
     try {

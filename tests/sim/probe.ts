@@ -13,13 +13,8 @@ import {
 } from "../../protocol/device.ts";
 import { parseMachineTopic, topics } from "../../protocol/topics.ts";
 
-export const quiet = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child: () => quiet,
-};
+import { silentLogger as quiet } from "../../lib/log.ts";
+export { quiet };
 
 export interface Seen<T> {
   id: number;

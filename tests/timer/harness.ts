@@ -8,19 +8,13 @@
 import { join } from "node:path";
 import { FakeBootClock } from "../../lib/boot_clock.ts";
 import { FakeClock } from "../../lib/clock.ts";
-import type { Logger } from "../../lib/log.ts";
 import type { ResponseOf } from "../../protocol/common.ts";
 import type { TimerExpiredResult, TimerSet, TimerWarning } from "../../protocol/timer.ts";
 import { type ExpiryRequest, TimerService } from "../../actors/timer/timer_service.ts";
 import { TimerStore } from "../../actors/timer/store.ts";
 
-export const quiet: Logger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child: () => quiet,
-};
+import { silentLogger as quiet } from "../../lib/log.ts";
+export { quiet };
 
 export interface Attempt {
   request: ExpiryRequest;

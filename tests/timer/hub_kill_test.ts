@@ -11,32 +11,17 @@ import { DeviceUpdate } from "../../protocol/device.ts";
 import { parseMachineTopic, topics } from "../../protocol/topics.ts";
 import { startFleet } from "../../sim/fleet.ts";
 import { startBroker } from "../helpers/broker.ts";
+import { spawnServe } from "../helpers/main_process.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { quiet } from "./harness.ts";
 
-const mainTs = new URL("../../main.ts", import.meta.url).pathname;
-
 function spawnHub(mqttUrl: string, dataDir: string): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      mainTs,
-      "serve",
-      "--mqtt-url",
-      mqttUrl,
-      "--data-dir",
-      dataDir,
-      "--http-port",
-      "0",
-      "--http-host",
-      "127.0.0.1",
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: Deno.env.get("TIMER_TEST_LOGS") ? "inherit" : "null",
-    env: { HUB_LOG_LEVEL: "warn" },
-  }).spawn();
+  return spawnServe({
+    mqttUrl,
+    dataDir,
+    logLevel: "warn",
+    showLogs: Boolean(Deno.env.get("TIMER_TEST_LOGS")),
+  });
 }
 
 Deno.test("hub killed with kill -9 ends sessions on time after its restart", async () => {
