@@ -168,7 +168,7 @@ export class TimerStore {
       Deno.mkdirSync(dirname(path), { recursive: true });
       db = new DatabaseSync(path);
       db.exec("PRAGMA journal_mode = WAL");
-      db.exec("PRAGMA synchronous = FULL");
+      db.exec("PRAGMA synchronous = OFF");
       db.exec("PRAGMA busy_timeout = 5000");
       db.exec(SCHEMA);
       const v = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get();
