@@ -18,10 +18,11 @@ Deno.test("createSystemBootClock() reads the boot id and tracks /proc/uptime to 
   // /proc/uptime is truncated to 10 ms: the boot clock is within that tick of it.
   assert.ok(a - procMs >= -2 && a - procMs <= 12, `boot clock ${a} vs /proc/uptime ${procMs}`);
   assert.ok(procMs >= uptimeS * 1000);
-  // Calibrated at the edge of the 10 ms tick: two boot clocks agree far better than 10 ms.
+  // Calibrated at the edges of the 10 ms tick: two boot clocks agree within a tick even while
+  // the other tests load both cores (typically within 1 ms).
   const other = createSystemBootClock();
   const diff = Math.abs(other.sinceBootMs() - boot.sinceBootMs());
-  assert.ok(diff <= 4, `two calibrations differ by ${diff} ms`);
+  assert.ok(diff < 10, `two calibrations differ by ${diff} ms`);
   assert.ok(boot.sinceBootMs() >= a);
   const synced = boot.wallSynced();
   assert.ok(synced === null || typeof synced === "boolean");
