@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import type { DatabaseSync, SQLInputValue } from "node:sqlite";
+import { openDurableDatabase } from "../lib/sqlite.ts";
 
 /** web.db could not be opened or written. */
 export class WebStoreError extends Error {
@@ -145,8 +146,7 @@ export class WebStore {
   static open(path: string): WebStore {
     let db: DatabaseSync;
     try {
-      db = new DatabaseSync(path);
-      db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 2000;");
+      db = openDurableDatabase(path);
       db.exec(schema);
     } catch (err) {
       throw new WebStoreError(`Cannot open ${path}: ${(err as Error).message}`, { cause: err });

@@ -12,10 +12,11 @@
  *
  * @module
  */
-import { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { setImmediate } from "node:timers";
 import { createLogger, type Logger } from "../../lib/log.ts";
+import { openDurableDatabase } from "../../lib/sqlite.ts";
 import type { KnownSession } from "./conflicts.ts";
 import { MachineRecord } from "./machine_record.ts";
 import { DB_FILE, DDL, SCHEMA_VERSION, type WriteOp } from "./schema.ts";
@@ -153,11 +154,7 @@ export class HandlerStore {
     const path = join(dataDir, DB_FILE);
     let db: DatabaseSync;
     try {
-      Deno.mkdirSync(dataDir, { recursive: true });
-      db = new DatabaseSync(path);
-      db.exec("PRAGMA journal_mode = WAL");
-      db.exec("PRAGMA synchronous = FULL");
-      db.exec("PRAGMA busy_timeout = 5000");
+      db = openDurableDatabase(path);
       db.exec(DDL);
       const v = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as
         | { value: string }

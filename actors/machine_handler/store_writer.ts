@@ -7,7 +7,8 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { openDurableDatabase } from "../../lib/sqlite.ts";
 import { type SqlValue, WRITE_SQL, type WriteKind, type WriteOp } from "./schema.ts";
 
 export type WriterRequest =
@@ -30,10 +31,7 @@ self.onmessage = (ev: MessageEvent<WriterRequest>) => {
   switch (m.type) {
     case "open":
       try {
-        db = new DatabaseSync(m.path);
-        db.exec("PRAGMA journal_mode = WAL");
-        db.exec("PRAGMA synchronous = FULL");
-        db.exec("PRAGMA busy_timeout = 5000");
+        db = openDurableDatabase(m.path);
         const s = {} as Record<WriteKind, StatementSync>;
         for (const k of Object.keys(WRITE_SQL) as WriteKind[]) s[k] = db.prepare(WRITE_SQL[k]);
         stmts = s;

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { DatabaseSync, type SQLInputValue } from "node:sqlite";
-import { dirname } from "node:path";
+import type { DatabaseSync, SQLInputValue } from "node:sqlite";
+import { openDurableDatabase } from "../../lib/sqlite.ts";
 
 export type TimerStatus = "running" | "paused" | "cancelled" | "expired";
 
@@ -165,11 +165,7 @@ export class TimerStore {
   static open(path: string): TimerStore {
     let db: DatabaseSync | undefined;
     try {
-      Deno.mkdirSync(dirname(path), { recursive: true });
-      db = new DatabaseSync(path);
-      db.exec("PRAGMA journal_mode = WAL");
-      db.exec("PRAGMA synchronous = OFF");
-      db.exec("PRAGMA busy_timeout = 5000");
+      db = openDurableDatabase(path);
       db.exec(SCHEMA);
       const v = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get();
       if (!v) {

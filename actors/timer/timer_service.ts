@@ -17,6 +17,7 @@ import type {
 import type { BootClock } from "../../lib/boot_clock.ts";
 import type { Clock, TimerHandle } from "../../lib/clock.ts";
 import { HandlerError } from "../../lib/errors.ts";
+import { GroupCommit } from "../../lib/group_commit.ts";
 import { createLogger, type Logger } from "../../lib/log.ts";
 import { Reply } from "../../lib/rpc_server.ts";
 import type { PendingDowntime, TimerRow, TimerStatus, TimerStore } from "./store.ts";
@@ -150,6 +151,15 @@ export class TimerService {
   #lastPrune = -Infinity;
   #running = false;
   #stats = { expiries: 0, retries: 0, delivered: 0, warnings: 0 };
+  /** True while {@linkcode submit} runs an operation: its writes are staged, not committed. */
+  #batching = false;
+  /** Entries written by submitted operations, not yet committed (latest per session). */
+  readonly #staged = new Map<string, Entry>();
+  /** What `#live` held for each staged session before the batch, to undo a failed commit. */
+  readonly #stagedPrev = new Map<string, Entry | undefined>();
+  /** Extends applied in the staged batch: correlation id, session id, wall time. */
+  readonly #stagedExtends = new Map<string, { sessionId: string; wall: number }>();
+  readonly #group = new GroupCommit(() => this.#commitStaged());
 
   constructor(opts: TimerServiceOptions) {
     this.#store = opts.store;
@@ -286,7 +296,37 @@ export class TimerService {
     return this.#running;
   }
 
-  /** Handles one `timer/set`; throws {@linkcode HandlerError} with a stable code when refused. */
+  /**
+   * Handles one `timer/set` with group commit: the change applies in memory at once (so later
+   * operations see it), and the returned promise resolves only once it is on disk, committed in
+   * one transaction with every other operation submitted in the same event-loop turn. Rejects
+   * with {@linkcode HandlerError} when refused, and with the store's error if the commit failed
+   * (then the batch's changes are undone in memory too).
+   */
+  submit(req: TimerSet): Promise<TimerState | Reply<TimerState>> {
+    let result: TimerState | Reply<TimerState>;
+    this.#batching = true;
+    try {
+      result = this.set(req);
+    } catch (err) {
+      return Promise.reject(err);
+    } finally {
+      this.#batching = false;
+    }
+    // Also an answer that changed nothing (an idempotent repeat) may rest on a staged change.
+    if (this.#staged.size === 0 && this.#stagedExtends.size === 0) return Promise.resolve(result);
+    return this.#group.wait().then(() => result);
+  }
+
+  /** Group commits done, and the most operations one of them carried. */
+  get groupCommitStats(): { commits: number; max_batch: number } {
+    return this.#group.stats;
+  }
+
+  /**
+   * Handles one `timer/set` and commits it before returning (one transaction per operation;
+   * {@linkcode submit} batches). Throws {@linkcode HandlerError} with a stable code when refused.
+   */
   set(req: TimerSet): TimerState | Reply<TimerState> {
     if (!this.#running) throw new HandlerError("unavailable", "The timer is not running");
     this.#tick();
@@ -387,7 +427,8 @@ export class TimerService {
   }
 
   #extend(req: TimerSet, addMs: number): TimerState | Reply<TimerState> {
-    const seenFor = this.#store.extendSeen(req.correlation_id);
+    const seenFor = this.#stagedExtends.get(req.correlation_id)?.sessionId ??
+      this.#store.extendSeen(req.correlation_id);
     if (seenFor !== undefined) {
       if (seenFor !== req.session_id) {
         throw new HandlerError(
@@ -408,12 +449,17 @@ export class TimerService {
     next.anchorMono = mono;
     next.paidMs += addMs;
     this.#skipWarnings(next, next.remainingMs);
-    this.#commit(
-      [next],
-      mono,
-      wall,
-      () => this.#store.recordExtend(req.correlation_id, req.session_id, wall),
-    );
+    if (this.#batching) {
+      this.#stagedExtends.set(req.correlation_id, { sessionId: req.session_id, wall });
+      this.#commit([next], mono, wall);
+    } else {
+      this.#commit(
+        [next],
+        mono,
+        wall,
+        () => this.#store.recordExtend(req.correlation_id, req.session_id, wall),
+      );
+    }
     this.#log.info("timer extended", {
       machine_id: next.machineId,
       session_id: next.sessionId,
@@ -710,19 +756,34 @@ export class TimerService {
   // ---- persistence ------------------------------------------------------------------------
 
   #find(sessionId: string): Entry | undefined {
-    const live = this.#live.get(sessionId);
+    const live = this.#live.get(sessionId) ?? this.#staged.get(sessionId);
     if (live) return live;
     const row = this.#store.get(sessionId);
     return row ? this.#fromRow(row, this.#clock.monotonic()) : undefined;
   }
 
-  /** Writes `entries` (and `extra`) durably, then makes them the in-memory state. */
+  /**
+   * Writes `entries` (and `extra`) durably, then makes them the in-memory state. Inside
+   * {@linkcode submit} they are staged for the group commit instead (and are the in-memory
+   * state at once); otherwise the staged batch is committed first, so writes stay in order.
+   */
   #commit(entries: Entry[], mono: number, wall: number, extra?: () => void): void {
-    this.#store.transaction(() => {
-      for (const e of entries) this.#store.put(this.#toRow(e, mono, wall));
-      extra?.();
-      this.#writeAlive(mono, wall);
-    });
+    if (this.#batching) {
+      if (extra) throw new Error("timer: a staged commit cannot carry extra writes");
+      for (const e of entries) {
+        if (!this.#stagedPrev.has(e.sessionId)) {
+          this.#stagedPrev.set(e.sessionId, this.#live.get(e.sessionId));
+        }
+        this.#staged.set(e.sessionId, e);
+      }
+    } else {
+      this.#group.flush();
+      this.#store.transaction(() => {
+        for (const e of entries) this.#store.put(this.#toRow(e, mono, wall));
+        extra?.();
+        this.#writeAlive(mono, wall);
+      });
+    }
     for (const e of entries) {
       this.#dirty.delete(e.sessionId);
       if (this.#isFinished(e)) {
@@ -735,6 +796,47 @@ export class TimerService {
       }
     }
     this.#schedule(mono);
+  }
+
+  /** The group commit: everything staged, in one transaction. */
+  #commitStaged(): void {
+    if (this.#staged.size === 0 && this.#stagedExtends.size === 0) return;
+    const mono = this.#clock.monotonic();
+    const wall = this.#clock.now();
+    try {
+      this.#store.transaction(() => {
+        for (const e of this.#staged.values()) this.#store.put(this.#toRow(e, mono, wall));
+        for (const [cid, x] of this.#stagedExtends) {
+          this.#store.recordExtend(cid, x.sessionId, x.wall);
+        }
+        this.#writeAlive(mono, wall);
+      });
+    } catch (err) {
+      this.#log.error("could not commit timer/set operations; they are undone", {
+        operations: this.#staged.size,
+        error: err,
+      });
+      this.#undoStaged(mono);
+      throw err;
+    }
+    this.#staged.clear();
+    this.#stagedPrev.clear();
+    this.#stagedExtends.clear();
+  }
+
+  /** A failed group commit: the in-memory state goes back to what is on disk. */
+  #undoStaged(mono: number): void {
+    for (const [id, prev] of this.#stagedPrev) {
+      if (prev) this.#live.set(id, prev);
+      else this.#live.delete(id);
+    }
+    this.#staged.clear();
+    this.#stagedPrev.clear();
+    this.#stagedExtends.clear();
+    this.#schedule(mono);
+    for (const e of this.#live.values()) {
+      if (e.state === "expired" && !e.delivered) this.#deliver(e);
+    }
   }
 
   #isFinished(e: Entry): boolean {
@@ -776,6 +878,7 @@ export class TimerService {
   }
 
   #flush(): void {
+    this.#group.flush();
     if (this.#dirty.size === 0 && !this.#aliveDue) return;
     const mono = this.#clock.monotonic();
     const wall = this.#clock.now();

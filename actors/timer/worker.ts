@@ -31,7 +31,7 @@ runActor((ctx) => {
   return {
     async start() {
       service.start();
-      await ctx.server.handle(topics.timerSet, (req) => Promise.resolve(service.set(req)));
+      await ctx.server.handle(topics.timerSet, (req) => service.submit(req));
     },
     stop() {
       service.stop();
