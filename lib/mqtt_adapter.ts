@@ -8,7 +8,7 @@
 import { createConnection } from "node:net";
 import mqtt from "mqtt";
 import type { IClientOptions, MqttClient } from "mqtt";
-import { topicMatches } from "../protocol/topics.ts";
+import { topicLevelsMatch } from "../protocol/topics.ts";
 import { createLogger, type Logger } from "./log.ts";
 
 export type MessageHandler = (topic: string, payload: Uint8Array, retained: boolean) => void;
@@ -43,6 +43,8 @@ export interface AdapterStats {
 
 type Event = "connect" | "offline";
 
+const noLog = () => {};
+
 /** Named error for MQTT transport failures. */
 export class MqttError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -57,7 +59,11 @@ export class MqttAdapter {
     & MqttAdapterOptions;
   readonly #log: Logger;
   #client: MqttClient | undefined;
-  #subs = new Map<string, { qos: 0 | 1; handlers: Set<MessageHandler> }>();
+  /** `levels`: the filter split at `/` if it has wildcards (null: only an equal topic matches). */
+  #subs = new Map<
+    string,
+    { qos: 0 | 1; levels: string[] | null; handlers: Set<MessageHandler> }
+  >();
   #listeners: Record<Event, Set<() => void>> = { connect: new Set(), offline: new Set() };
   #backoff: number;
   #closed = false;
@@ -100,6 +106,9 @@ export class MqttAdapter {
       protocolVersion: 4,
       queueQoSZero: false,
       will: this.#opts.will,
+      // mqtt.js logs every packet through the npm `debug` module, whose enabled-check and
+      // argument copies cost CPU on every message; our own logger reports what matters.
+      log: noLog,
     };
     let client: MqttClient;
     if (url.protocol === "mqtt:" || url.protocol === "tcp:") {
@@ -142,8 +151,13 @@ export class MqttAdapter {
     client.on("error", (err) => this.#log.warn("mqtt error", { error: err.message }));
     client.on("message", (topic, payload, packet) => {
       this.stats.messagesIn++;
+      let levels: string[] | null = null;
       for (const [filter, sub] of this.#subs) {
-        if (!topicMatches(filter, topic)) continue;
+        if (filter !== topic) {
+          if (sub.levels === null) continue;
+          levels ??= topic.split("/");
+          if (!topicLevelsMatch(sub.levels, levels)) continue;
+        }
         for (const h of sub.handlers) {
           try {
             h(topic, payload, packet.retain);
@@ -176,7 +190,8 @@ export class MqttAdapter {
     const client = this.#requireClient();
     let sub = this.#subs.get(filter);
     if (!sub) {
-      sub = { qos, handlers: new Set() };
+      const wild = filter.includes("+") || filter.includes("#");
+      sub = { qos, levels: wild ? filter.split("/") : null, handlers: new Set() };
       this.#subs.set(filter, sub);
       sub.handlers.add(handler);
       await client.subscribeAsync(filter, { qos });

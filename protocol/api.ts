@@ -96,7 +96,7 @@ export const api = {
     to: "any node (kiosk, admin, web)",
     summary: "The bay's state after every change (retained, so new subscribers see it at once)",
     payload: MachineState,
-    qos: 1,
+    qos: 0,
     retain: true,
   },
   "timer/set": {

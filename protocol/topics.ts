@@ -84,8 +84,11 @@ export function parseOriginResponsesTopic(topic: string): string | null {
 /** MQTT topic filter matching (`+` one level, `#` the rest). */
 export function topicMatches(filter: string, topic: string): boolean {
   if (filter === topic) return true;
-  const f = filter.split("/");
-  const t = topic.split("/");
+  return topicLevelsMatch(filter.split("/"), topic.split("/"));
+}
+
+/** {@linkcode topicMatches} on a filter and a topic already split at `/` (hot paths split once). */
+export function topicLevelsMatch(f: readonly string[], t: readonly string[]): boolean {
   for (let i = 0; i < f.length; i++) {
     if (f[i] === "#") return true;
     if (i >= t.length) return false;

@@ -27,7 +27,7 @@ import { CommandAction, CommandResult, MachineCommand } from "../../protocol/com
 import { RequestEnvelope } from "../../protocol/common.ts";
 import type { DeviceHeartbeat } from "../../protocol/device.ts";
 import type { Alert } from "../../protocol/hub.ts";
-import type { MachineStatus } from "../../protocol/machine.ts";
+import type { MachineState, MachineStatus } from "../../protocol/machine.ts";
 import type { StatusData } from "../../protocol/status.ts";
 import type { TimerExpired, TimerExpiredResult, TimerState } from "../../protocol/timer.ts";
 import { topics } from "../../protocol/topics.ts";
@@ -38,6 +38,7 @@ import { KeyedQueue } from "./keyed_queue.ts";
 import {
   desiredState,
   freshRecord,
+  holdIsLive,
   liveHold,
   type MachineRecord,
   statusOf,
@@ -100,6 +101,14 @@ const commandContract = {
   } satisfies RpcSpec,
 };
 
+/** A bay's public state as derived from one record (and hold liveness), with its JSON. */
+interface Shown {
+  record: MachineRecord;
+  holdLive: boolean;
+  state: MachineState;
+  json: string | null;
+}
+
 /** Node that `timer/expired` replies go to, and origin of internal changes in the ledger. */
 const SELF = "machine_handler";
 
@@ -117,12 +126,15 @@ export class MachineHandler implements Actor {
   readonly #dups: DuplicateFilter;
   readonly #internal = new Set<string>();
   readonly #lastPublished = new Map<number, string>();
+  /** Per bay: the state last derived from its record, so a command derives it once. */
+  readonly #shown = new Map<number, Shown>();
   readonly #expiryReplies = new Map<string, TimerExpiredResult>();
   readonly #commandsTotal: Record<string, number> = {};
   #store: HandlerStore | null = null;
   #link: DeviceLink | null = null;
   #timer: TimerLink | null = null;
   #servers: RpcServer<Record<string, RpcSpec>>[] = [];
+  #offConnect: (() => void) | null = null;
   #started = false;
   #stopping = false;
 
@@ -144,7 +156,7 @@ export class MachineHandler implements Actor {
   /** The current state of one bay (null if not configured). */
   machine(id: number) {
     const r = this.#records.get(id);
-    return r ? toMachineState(r, this.#clock.now()) : null;
+    return r ? this.#shownOf(r).state : null;
   }
 
   async start(): Promise<void> {
@@ -248,6 +260,14 @@ export class MachineHandler implements Actor {
     await std.handle(topics.timerExpired, (req) => this.#onTimerExpired(req));
 
     for (const id of this.#records.keys()) this.#publishState(id);
+    // States go out at QoS 0 (they are retained, and the next one supersedes them): after a
+    // reconnect (the broker may have restarted and lost them, or a publish may have been
+    // dropped while disconnected) every bay's state is published again.
+    this.#offConnect = this.#mqtt.on("connect", () => {
+      if (this.#stopping) return;
+      this.#lastPublished.clear();
+      for (const id of this.#records.keys()) this.#publishState(id);
+    });
     this.#tick();
     this.#repairTimers();
     this.#started = true;
@@ -260,6 +280,7 @@ export class MachineHandler implements Actor {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    this.#offConnect?.();
     await Promise.all(this.#servers.map((s) => s.close()));
     this.#link?.stop();
     this.#timer?.stop();
@@ -504,7 +525,7 @@ export class MachineHandler implements Actor {
           code: "device_timeout",
           message: `${rec.label}'s dispenser did not acknowledge the change (${pushed.attempts} ` +
             `attempts); the change is recorded and staff have been alerted`,
-          details: { machine: toMachineState(rec, this.#clock.now()) },
+          details: { machine: this.#shownOf(rec).state },
         },
       };
     } else if (pushed.kind === "refused") {
@@ -514,7 +535,7 @@ export class MachineHandler implements Actor {
           code: "machine_error",
           message: `${rec.label}'s dispenser refused the change: ${pushed.message}; ` +
             `the change is recorded and staff have been alerted`,
-          details: { machine: toMachineState(rec, this.#clock.now()) },
+          details: { machine: this.#shownOf(rec).state },
         },
       };
     } else {
@@ -525,16 +546,37 @@ export class MachineHandler implements Actor {
       code: outcome.status === "ok" ? null : outcome.error.code,
       reason: outcome.status === "ok" ? null : outcome.error.message,
       response: outcome,
+      // The state's JSON was made for its publish: spliced in, not serialised again.
+      response_json: outcome.status === "ok"
+        ? `{"status":"ok","data":{"action":${JSON.stringify(action)},"machine":${
+          this.#stateJson(this.#shownOf(rec))
+        },"forced":${forced}}}`
+        : undefined,
       replied_at: this.#clock.now(),
     });
     return outcome;
   }
 
   #ok(action: CommandResult["action"], rec: MachineRecord, forced: boolean): Outcome {
-    return {
-      status: "ok",
-      data: { action, machine: toMachineState(rec, this.#clock.now()), forced },
-    };
+    return { status: "ok", data: { action, machine: this.#shownOf(rec).state, forced } };
+  }
+
+  /**
+   * The public state of a bay's record, derived once per record: records are never changed in
+   * place, and the state depends on the time only through whether the hold is live.
+   */
+  #shownOf(rec: MachineRecord): Shown {
+    const now = this.#clock.now();
+    const holdLive = holdIsLive(rec, now);
+    const c = this.#shown.get(rec.machine_id);
+    if (c && c.record === rec && c.holdLive === holdLive) return c;
+    const shown: Shown = { record: rec, holdLive, state: toMachineState(rec, now), json: null };
+    this.#shown.set(rec.machine_id, shown);
+    return shown;
+  }
+
+  #stateJson(shown: Shown): string {
+    return shown.json ??= JSON.stringify(shown.state);
   }
 
   /** Handles the dispenser's answer to a push: an error the bay must show is committed. */
@@ -879,9 +921,8 @@ export class MachineHandler implements Actor {
   // ---- status, state, alerts -----------------------------------------------------------------
 
   #status(ids: number[] | undefined): StatusData {
-    const now = this.#clock.now();
     if (ids === undefined) {
-      return { machines: [...this.#records.values()].map((r) => toMachineState(r, now)) };
+      return { machines: [...this.#records.values()].map((r) => this.#shownOf(r).state) };
     }
     const unknown = ids.filter((id) => !this.#records.has(id));
     if (unknown.length > 0) {
@@ -891,7 +932,7 @@ export class MachineHandler implements Actor {
         { details: { unknown } },
       );
     }
-    return { machines: ids.map((id) => toMachineState(this.#records.get(id)!, now)) };
+    return { machines: ids.map((id) => this.#shownOf(this.#records.get(id)!).state) };
   }
 
   /** Replaces fields of a bay's record, queues it for the store and publishes it if visible. */
@@ -905,10 +946,10 @@ export class MachineHandler implements Actor {
   #publishState(id: number): void {
     const rec = this.#records.get(id);
     if (!rec) return;
-    const json = JSON.stringify(toMachineState(rec, this.#clock.now()));
+    const json = this.#stateJson(this.#shownOf(rec));
     if (this.#lastPublished.get(id) === json) return;
     this.#lastPublished.set(id, json);
-    this.#mqtt.publish(topics.state(id), json, { qos: 1, retain: true }).catch((err) =>
+    this.#mqtt.publish(topics.state(id), json, { qos: 0, retain: true }).catch((err) =>
       this.#log.warn("state not published", { id, error: err })
     );
   }

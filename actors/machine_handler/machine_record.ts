@@ -79,6 +79,14 @@ export function liveHold(r: MachineRecord, now: number) {
   return r.hold && r.hold.expires_at > now ? r.hold : null;
 }
 
+/**
+ * Whether the bay's payment hold is live at `now`: the only way the time enters
+ * {@linkcode toMachineState} (a cached state stays valid while this and the record do not change).
+ */
+export function holdIsLive(r: MachineRecord, now: number): boolean {
+  return r.hold !== null && r.hold.expires_at > now;
+}
+
 /** The mode of a bay at `now` (a lapsed hold counts as gone). */
 export function modeOf(r: MachineRecord, now: number): Mode {
   if (r.maintenance_reason !== null) return "maintenance";
@@ -112,7 +120,7 @@ export function reasonOf(r: MachineRecord, now: number): string | null {
   }
 }
 
-/** The bay as every other node sees it. */
+/** The bay as every other node sees it (depends on `now` only through {@linkcode holdIsLive}). */
 export function toMachineState(r: MachineRecord, now: number): MachineState {
   return {
     machine_id: r.machine_id,

@@ -64,6 +64,8 @@ export interface LedgerSettle {
   code: string | null;
   reason: string | null;
   response: unknown;
+  /** `JSON.stringify(response)` if the caller has it already. */
+  response_json?: string;
   replied_at: number;
 }
 
@@ -316,7 +318,14 @@ export class HandlerStore {
   settleLedger(seq: number, s: LedgerSettle): void {
     this.#push({
       t: "settle",
-      args: [s.outcome, s.code, s.reason, JSON.stringify(s.response), s.replied_at, seq],
+      args: [
+        s.outcome,
+        s.code,
+        s.reason,
+        s.response_json ?? JSON.stringify(s.response),
+        s.replied_at,
+        seq,
+      ],
     });
   }
 

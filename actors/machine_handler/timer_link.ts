@@ -97,7 +97,8 @@ export class TimerLink {
           const state = await rpc.call(
             "timer/set",
             { machine_id: machineId, ...op },
-            { timeoutMs, correlationId },
+            // Built here from the handler's own validated session record.
+            { timeoutMs, correlationId, trusted: true },
           );
           if (attempts > 1) this.#o.onRecovered(machineId, op, attempts);
           return { kind: "ok", state };

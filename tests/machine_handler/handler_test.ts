@@ -389,6 +389,34 @@ Deno.test("status request answers for all or some bays, correlated; unknown bays
   }
 });
 
+Deno.test("bay states are retained and all published again after a broker restart that lost them", async () => {
+  const h = await startHarness({ machines: 3, fleet: [] });
+  let fresh: MqttAdapter | null = null;
+  try {
+    await waitFor(() => h.states.size === 3, { message: "states published at start" });
+    // The test broker keeps nothing across a restart (persistence off), nor does a handler's
+    // QoS 0 publish survive it: only a re-publish on reconnect brings the states back.
+    await h.broker.kill();
+    await h.broker.restart();
+    fresh = new MqttAdapter({
+      url: h.broker.url,
+      clientId: `fresh-${crypto.randomUUID().slice(0, 8)}`,
+      logger: quiet,
+    });
+    await fresh.connect();
+    const seen = new Map<number, { status: string }>();
+    await fresh.subscribe("machines/+/state", (t, p) => {
+      if (p.length > 0) seen.set(Number(t.split("/")[1]), JSON.parse(dec.decode(p)));
+    });
+    await waitFor(() => seen.size === 3, { timeoutMs: 10_000, message: "states re-published" });
+    assert.deepEqual([...seen.keys()].sort(), [1, 2, 3]);
+    for (const s of seen.values()) assert.equal(s.status, "offline");
+  } finally {
+    await fresh?.close();
+    await h.stop();
+  }
+});
+
 Deno.test("no ack: the update is resent with the same version, then the bay is error, staff alerted, origin told device_timeout", async () => {
   const h = await startHarness({ machines: 2, handler: { ack_timeout_ms: 100, ack_retries: 2 } });
   try {

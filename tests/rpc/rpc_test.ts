@@ -1,7 +1,7 @@
 import { silentLogger as quiet } from "../../lib/log.ts";
 import assert from "node:assert/strict";
 import { Supervisor } from "../../actors/runtime/supervisor.ts";
-import { RpcClosedError, RpcTimeoutError } from "../../lib/errors.ts";
+import { InvalidMessageError, RpcClosedError, RpcTimeoutError } from "../../lib/errors.ts";
 import { MqttAdapter } from "../../lib/mqtt_adapter.ts";
 import { RpcClient } from "../../lib/rpc_client.ts";
 import { RpcServer } from "../../lib/rpc_server.ts";
@@ -110,6 +110,19 @@ Deno.test("RpcClient.request() matches 1,000 concurrent requests to their caller
   replies.forEach((r, i) => assert.equal(r.text, texts[i]));
   assert.equal(p.client.stats.matched, 1000);
   assert.equal(p.client.stats.unmatched, 0);
+});
+
+Deno.test("RpcClient.request() validates the request unless it is trusted", async () => {
+  await using broker = await startBroker();
+  await using p = await pair(broker);
+  const bad = { text: 5 } as unknown as { text: string };
+  await assert.rejects(p.client.request("test/echo", bad), InvalidMessageError);
+  assert.equal(p.client.stats.sent, 0);
+  // Trusted: sent as built; the server still validates it and refuses it.
+  const res = await p.client.request("test/echo", bad, { trusted: true });
+  assert.equal(p.client.stats.sent, 1);
+  assert.equal(res.status, "error");
+  assert.equal(res.status === "error" ? res.error.code : null, "invalid_payload");
 });
 
 Deno.test("RpcClient ignores and counts a second, late reply to a settled request", async () => {
