@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { BayView, StatusView } from "../../web/views.ts";
+import type { BayView, CheckoutView, StatusView } from "../../web/views.ts";
 import type { EventSourceLike } from "../../web/ui/live_store.ts";
 
 export const T0 = 1_750_000_000_000;
@@ -79,6 +79,26 @@ export function snapshot(patch: Partial<StatusView> = {}): StatusView {
 }
 
 /** An EventSource the test drives: `emit(name, data)`, `fail(closed)`. */
+/** A pending counter checkout for bay 1, created at T0. */
+export function checkout(patch: Partial<CheckoutView> = {}): CheckoutView {
+  return {
+    id: "chk_1",
+    provider: "counter",
+    reference: "K7QF-2M9X",
+    machine_id: 1,
+    price: { id: "30min", label: "30 minutes", duration_s: 1800, amount_cents: 800 },
+    currency: "EUR",
+    state: "pending",
+    message: null,
+    created_at: T0,
+    expires_at: T0 + 120_000,
+    session_id: "ses_1",
+    checkout_url: null,
+    instructions: "Pay at the counter.",
+    ...patch,
+  };
+}
+
 export class FakeEventSource implements EventSourceLike {
   static instances: FakeEventSource[] = [];
   readyState = 0;

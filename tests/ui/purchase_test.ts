@@ -5,26 +5,7 @@ import { holdRefusal, Purchase } from "../../web/ui/kiosk/purchase.ts";
 import { LiveStore } from "../../web/ui/live_store.ts";
 import { ServerClock } from "../../web/ui/server_clock.ts";
 import type { CheckoutView } from "../../web/views.ts";
-import { bay, FakeEventSource, snapshot, T0 } from "./fixtures.ts";
-
-function checkout(patch: Partial<CheckoutView> = {}): CheckoutView {
-  return {
-    id: "chk_1",
-    provider: "counter",
-    reference: "K7QF-2M9X",
-    machine_id: 1,
-    price: { id: "30min", label: "30 minutes", duration_s: 1800, amount_cents: 800 },
-    currency: "EUR",
-    state: "pending",
-    message: null,
-    created_at: T0,
-    expires_at: T0 + 120_000,
-    session_id: "ses_1",
-    checkout_url: null,
-    instructions: "Pay at the counter.",
-    ...patch,
-  };
-}
+import { bay, checkout, FakeEventSource, snapshot, T0 } from "./fixtures.ts";
 
 class FakeApi implements KioskApi {
   calls: string[] = [];

@@ -15,7 +15,7 @@ import { Purchase } from "../../web/ui/kiosk/purchase.ts";
 import { LiveStore } from "../../web/ui/live_store.ts";
 import { ServerClock } from "../../web/ui/server_clock.ts";
 import type { CheckoutView } from "../../web/views.ts";
-import { snapshot, T0 } from "./fixtures.ts";
+import { checkout, snapshot, T0 } from "./fixtures.ts";
 
 /** A store whose page clock reads `local.now`, after a snapshot generated at server time T0. */
 function liveAt(localNow: number, local = { now: localNow }): LiveStore {
@@ -24,21 +24,10 @@ function liveAt(localNow: number, local = { now: localNow }): LiveStore {
   return live;
 }
 
-const pending: CheckoutView = {
-  id: "chk_1",
-  provider: "counter",
-  reference: "K7QF-2M9X",
-  machine_id: 1,
-  price: { id: "30min", label: "30 minutes", duration_s: 1800, amount_cents: 800 },
-  currency: "EUR",
-  state: "pending",
-  message: null,
-  created_at: T0,
+const pending: CheckoutView = checkout({
   expires_at: T0 + 95_000,
-  session_id: "ses_1",
-  checkout_url: null,
   instructions: "Pay at the counter. A member of staff will then enter their code here.",
-};
+});
 
 const api: KioskApi = {
   begin: () => Promise.resolve(pending),

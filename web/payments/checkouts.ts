@@ -316,11 +316,8 @@ export class Checkouts {
     });
   }
 
-  /** `payment.succeeded` from the external provider's webhook. */
-  confirmExternal(
-    reference: string,
-    payment: { amount_cents: number | null; payment_id: string | null },
-  ): Promise<CheckoutOutcome> {
+  /** The external checkout with `reference`, or a 404 for the webhook's sender. */
+  #externalByReference(reference: string) {
     const found = this.#store.getCheckoutByReference(reference);
     if (!found || found.provider !== "external") {
       throw new WebError(
@@ -329,6 +326,15 @@ export class Checkouts {
         `No external checkout with reference ${reference}.`,
       );
     }
+    return found;
+  }
+
+  /** `payment.succeeded` from the external provider's webhook. */
+  confirmExternal(
+    reference: string,
+    payment: { amount_cents: number | null; payment_id: string | null },
+  ): Promise<CheckoutOutcome> {
+    const found = this.#externalByReference(reference);
     return this.#serial(found.id, () => {
       const rec = this.get(found.id);
       return this.#paid(
@@ -341,14 +347,7 @@ export class Checkouts {
 
   /** `payment.failed` from the external provider: give the bay back. */
   failExternal(reference: string, reason: string | null): Promise<CheckoutRecord> {
-    const found = this.#store.getCheckoutByReference(reference);
-    if (!found || found.provider !== "external") {
-      throw new WebError(
-        404,
-        "unknown_reference",
-        `No external checkout with reference ${reference}.`,
-      );
-    }
+    const found = this.#externalByReference(reference);
     return this.#serial(found.id, () => {
       const rec = this.get(found.id);
       if (rec.state !== "pending") return Promise.resolve(rec);
