@@ -65,15 +65,27 @@ try {
     for (const machines of [80, 1000]) {
       // The relay is measured right before each run, on the same broker.
       const relay = await startRelay(broker.url, 4, 180);
-      const r = await measure(() => relay.call(), { inFlight, durationMs });
+      const cpuOf = broker.pid === null ? [Deno.pid] : [Deno.pid, broker.pid];
+      const r = await measure(() => relay.call(), { inFlight, durationMs, cpuOf });
       await relay.stop();
-      const c = await commandBench({ mqttUrl: broker.url, machines, inFlight, durationMs });
+      const c = await commandBench({
+        mqttUrl: broker.url,
+        brokerPid: broker.pid,
+        machines,
+        inFlight,
+        durationMs,
+      });
       console.log(row(`raw relay (4 passes)`, r));
       console.log(row(`command, ${machines} machines`, { ...c, max: NaN }));
       console.log(
         `  ratio command/relay: p50 ${fx(c.p50, r.p50)} (target <= 2x), ` +
           `p99 ${fx(c.p99, r.p99)} (<= 3x), throughput ` +
           `${(100 * c.throughput / r.throughput).toFixed(0)}% of relay (>= 50%)`,
+      );
+      console.log(
+        `  CPU per round trip: relay ${f(r.cpu_ms ?? NaN)} ms (relay process + broker); ` +
+          `command ${f(c.cpu.total)} ms (actors ${f(c.cpu.actors)}, load generator ` +
+          `${f(c.cpu.load)}, dispensers ${f(c.cpu.dispensers)}, broker ${f(c.cpu.broker)})`,
       );
       commands[machines] = { relay: r, command: c };
     }

@@ -23,14 +23,19 @@ import { MqttAdapter } from "../lib/mqtt_adapter.ts";
 import { RpcClient } from "../lib/rpc_client.ts";
 import type { MqttClient } from "mqtt";
 import { topics } from "../protocol/topics.ts";
+import { CpuMeter } from "./cpu.ts";
 import { bareClient, summarize } from "./relay.ts";
 
 const decoder = new TextDecoder();
+/** The start of every reply the handler serialises: its correlation id, then its status. */
+const REPLY_HEAD = /^\{"correlation_id":"([^"]+)","status":"(ok|error)"/;
 const mainTs = new URL("../main.ts", import.meta.url).pathname;
 const quiet = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 
 export interface CommandBenchOptions {
   mqttUrl: string;
+  /** The broker's process, to count its CPU per command (omit when it is not known). */
+  brokerPid?: number | null;
   machines: number;
   inFlight: number;
   durationMs: number;
@@ -41,11 +46,17 @@ export interface CommandBenchResult {
   p99: number;
   throughput: number;
   n: number;
+  /**
+   * CPU milliseconds per command during the measurement: the hub's actors (handler, timer,
+   * store writer threads), the load generator (this process's main thread), the simulated
+   * dispensers' process and the broker (NaN when not known).
+   */
+  cpu: { actors: number; load: number; dispensers: number; broker: number; total: number };
 }
 
 /** Runs the handler (and timer) under a supervisor with `machines` simulated dispensers. */
 export async function commandBench(opts: CommandBenchOptions): Promise<CommandBenchResult> {
-  const { mqttUrl, machines, inFlight, durationMs } = opts;
+  const { mqttUrl, machines, inFlight, durationMs, brokerPid } = opts;
   if (!Number.isInteger(machines) || machines < 1 || machines > 10_000) {
     throw new RangeError(`machines must be an integer 1..10000, got ${machines}`);
   }
@@ -104,17 +115,25 @@ export async function commandBench(opts: CommandBenchOptions): Promise<CommandBe
       string,
       (reply: { status: string; error?: { message: string } }) => void
     >();
+    // Like the relay's requester, it matches replies without parsing them whole: the reply's
+    // leading `correlation_id` and `status` are read in place; only an error is parsed.
     bare.on("message", (_t, payload) => {
-      const reply = JSON.parse(decoder.decode(payload));
+      const text = decoder.decode(payload);
+      const head = REPLY_HEAD.exec(text);
+      const reply = head && head[2] === "ok"
+        ? { correlation_id: head[1], status: "ok" }
+        : JSON.parse(text);
       const done = pending.get(reply.correlation_id);
       if (done) {
         pending.delete(reply.correlation_id);
         done(reply);
       }
     });
+    const tag = crypto.randomUUID().slice(0, 8);
+    let sent = 0;
     const send = (command: Record<string, unknown>) =>
       new Promise<{ status: string; error?: { message: string } }>((resolve) => {
-        const correlation_id = crypto.randomUUID();
+        const correlation_id = `${tag}-${++sent}`;
         pending.set(correlation_id, resolve);
         bare.publish(
           topics.commands,
@@ -147,12 +166,27 @@ export async function commandBench(opts: CommandBenchOptions): Promise<CommandBe
     const warm = performance.now() + Math.min(1_000, durationMs / 3);
     await Promise.all(Array.from({ length: inFlight }, (_, i) => loop(i, warm, null)));
     const samples: number[] = [];
+    const meter = new CpuMeter({
+      process: Deno.pid,
+      load: { pid: Deno.pid, tid: Deno.pid },
+      dispensers: fleet.pid,
+      broker: brokerPid ?? NaN,
+    });
     const start = performance.now();
     await Promise.all(
       Array.from({ length: inFlight }, (_, i) => loop(i, start + durationMs, samples)),
     );
     const s = summarize(samples, performance.now() - start);
-    return { p50: s.p50, p99: s.p99, throughput: s.throughput, n: s.n };
+    const used = meter.read();
+    const per = (ms: number) => ms / s.n;
+    const cpu = {
+      actors: per(used.process - used.load),
+      load: per(used.load),
+      dispensers: per(used.dispensers),
+      broker: per(used.broker),
+      total: per(used.process + used.dispensers + used.broker),
+    };
+    return { p50: s.p50, p99: s.p99, throughput: s.throughput, n: s.n, cpu };
   } finally {
     client?.close();
     await mqtt.close();
@@ -185,9 +219,16 @@ if (import.meta.main) {
     const inFlight = Number(values["in-flight"]);
     const durationMs = Number(values["duration-ms"]);
     const relay = await startRelay(broker.url, 4, 180);
-    const r = await measure(() => relay.call(), { inFlight, durationMs });
+    const cpuOf = broker.pid === null ? [Deno.pid] : [Deno.pid, broker.pid];
+    const r = await measure(() => relay.call(), { inFlight, durationMs, cpuOf });
     await relay.stop();
-    const c = await commandBench({ mqttUrl: broker.url, machines, inFlight, durationMs });
+    const c = await commandBench({
+      mqttUrl: broker.url,
+      brokerPid: broker.pid,
+      machines,
+      inFlight,
+      durationMs,
+    });
     const f = (n: number) => n.toFixed(3);
     console.log(`broker ${broker.kind}; ${machines} machines, ${inFlight} in flight`);
     console.log(
@@ -201,6 +242,11 @@ if (import.meta.main) {
       `ratio: p50 ${(c.p50 / r.p50).toFixed(2)}x (target <= 2), p99 ${
         (c.p99 / r.p99).toFixed(2)
       }x (<= 3), throughput ${(100 * c.throughput / r.throughput).toFixed(0)}% (>= 50%)`,
+    );
+    console.log(
+      `CPU per round trip: relay ${f(r.cpu_ms ?? NaN)} ms; command ${f(c.cpu.total)} ms ` +
+        `(actors ${f(c.cpu.actors)}, load ${f(c.cpu.load)}, dispensers ${f(c.cpu.dispensers)}, ` +
+        `broker ${f(c.cpu.broker)})`,
     );
   } finally {
     await broker.stop();

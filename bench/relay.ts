@@ -8,6 +8,7 @@
 import { createConnection } from "node:net";
 import mqtt from "mqtt";
 import type { MqttClient } from "mqtt";
+import { cpuMs } from "./cpu.ts";
 
 export interface LatencyStats {
   n: number;
@@ -16,6 +17,8 @@ export interface LatencyStats {
   max: number;
   /** Round trips per second. */
   throughput: number;
+  /** CPU milliseconds per round trip of the processes measured (see {@linkcode measure}). */
+  cpu_ms?: number;
 }
 
 export function bareClient(url: string, id: string): Promise<MqttClient> {
@@ -53,10 +56,18 @@ export function summarize(samples: number[], elapsedMs: number): LatencyStats {
  */
 export async function measure(
   call: () => Promise<void>,
-  { inFlight, durationMs, warmup = 200 }: { inFlight: number; durationMs: number; warmup?: number },
+  { inFlight, durationMs, warmup = 200, cpuOf = [] }: {
+    inFlight: number;
+    durationMs: number;
+    warmup?: number;
+    /** Processes whose CPU time per round trip is reported as `cpu_ms`. */
+    cpuOf?: number[];
+  },
 ): Promise<LatencyStats> {
   for (let i = 0; i < warmup; i++) await call();
   const samples: number[] = [];
+  const cpuAt = () => cpuOf.reduce((sum, pid) => sum + cpuMs(pid), 0);
+  const cpu0 = cpuAt();
   const start = performance.now();
   const end = start + durationMs;
   await Promise.all(Array.from({ length: inFlight }, async () => {
@@ -66,7 +77,9 @@ export async function measure(
       samples.push(performance.now() - t0);
     }
   }));
-  return summarize(samples, performance.now() - start);
+  const stats = summarize(samples, performance.now() - start);
+  if (cpuOf.length > 0) stats.cpu_ms = (cpuAt() - cpu0) / stats.n;
+  return stats;
 }
 
 /**

@@ -35,7 +35,7 @@ export const HandlerConfig = z.object({
     "How long an idempotency_key is remembered (across restarts)",
   ),
   timer_timeout_ms: z.number().int().min(50).max(60_000).default(1_000).describe(
-    "How long one timer/set attempt waits for the timer's reply before it is retried",
+    "How long one timer/set_batch attempt waits for the timer's reply before it is retried",
   ),
   expiry_grace_ms: z.number().int().min(0).max(600_000).default(5_000).describe(
     "Backstop: a running session this long past its paid time is ended by the handler itself",

@@ -12,7 +12,15 @@ import { DeviceAck, DeviceAvailability, DeviceHeartbeat, DeviceUpdate } from "./
 import { Alert, HubAvailability } from "./hub.ts";
 import { MachineState } from "./machine.ts";
 import { StatusData, StatusRequest } from "./status.ts";
-import { TimerExpired, TimerExpiredResult, TimerSet, TimerState, TimerWarning } from "./timer.ts";
+import {
+  TimerBatchResult,
+  TimerExpired,
+  TimerExpiredResult,
+  TimerSet,
+  TimerSetBatch,
+  TimerState,
+  TimerWarning,
+} from "./timer.ts";
 import { topics } from "./topics.ts";
 
 export interface TopicSpec {
@@ -107,11 +115,19 @@ export const api = {
     qos: 1,
     retain: false,
   },
+  "timer/set_batch": {
+    from: "machine_handler",
+    to: "timer",
+    summary: "Several timer/set operations in one request, committed together, answered each",
+    payload: TimerSetBatch,
+    qos: 1,
+    retain: false,
+  },
   "timer/responses/{origin}": {
     from: "timer",
     to: "origin node",
-    summary: "Reply to timer/set with the timer as it now stands",
-    payload: responseOf(TimerState),
+    summary: "Reply to timer/set (the timer as it now stands) or timer/set_batch (one per op)",
+    payload: responseOf(z.union([TimerState, TimerBatchResult])),
     qos: 1,
     retain: false,
   },
@@ -174,6 +190,7 @@ export const rpc = {
   [topics.commands]: rpcSpec(MachineCommand, CommandResult, topics.originResponses),
   [topics.statusRequest]: rpcSpec(StatusRequest, StatusData, () => topics.statusResponse),
   [topics.timerSet]: rpcSpec(TimerSet, TimerState, topics.timerResponses),
+  [topics.timerSetBatch]: rpcSpec(TimerSetBatch, TimerBatchResult, topics.timerResponses),
   [topics.timerExpired]: rpcSpec(TimerExpired, TimerExpiredResult, topics.originResponses),
 } as const;
 

@@ -42,6 +42,7 @@ export const topics = {
   statusRequest: "machines/status/request",
   statusResponse: "machines/status/response",
   timerSet: "timer/set",
+  timerSetBatch: "timer/set_batch",
   timerExpired: "timer/expired",
   timerWarning: "timer/warning",
   hubAvailability: "hub/availability",

@@ -8,9 +8,13 @@
  */
 import type { ResponseOf } from "../../protocol/common.ts";
 import type {
+  TimerBatchItemResult,
+  TimerBatchResult,
   TimerExpired,
   TimerExpiredResult,
   TimerSet,
+  TimerSetBatch,
+  TimerSetItem,
   TimerState,
   TimerWarning,
 } from "../../protocol/timer.ts";
@@ -316,6 +320,68 @@ export class TimerService {
     // Also an answer that changed nothing (an idempotent repeat) may rest on a staged change.
     if (this.#staged.size === 0 && this.#stagedExtends.size === 0) return Promise.resolve(result);
     return this.#group.wait().then(() => result);
+  }
+
+  /**
+   * Handles one `timer/set_batch`: each operation goes through {@linkcode set} in order, with its
+   * own correlation id where `timer/set` uses the request's (extend deduplication), and all are
+   * committed in the same group commit as everything else submitted in this event-loop turn. The
+   * reply resolves only once that commit is done. A refused operation becomes an `error` result
+   * with its code and message and does not affect the others; the whole request is rejected when
+   * the timer is not running, or with the store's error when the commit failed.
+   */
+  submitBatch(req: TimerSetBatch): Promise<TimerBatchResult> {
+    if (!this.#running) {
+      return Promise.reject(new HandlerError("unavailable", "The timer is not running"));
+    }
+    const results: TimerBatchItemResult[] = [];
+    this.#batching = true;
+    try {
+      for (const item of req.ops) results.push(this.#batchItem(req, item));
+    } finally {
+      this.#batching = false;
+    }
+    const answer = { results };
+    if (this.#staged.size === 0 && this.#stagedExtends.size === 0) return Promise.resolve(answer);
+    return this.#group.wait().then(() => answer);
+  }
+
+  /** One operation of a batch, staged; refusals and failures become its error result. */
+  #batchItem(req: TimerSetBatch, item: TimerSetItem): TimerBatchItemResult {
+    const correlation_id = item.correlation_id;
+    try {
+      const r = this.set({ ...item, origin: req.origin, sent_at: req.sent_at });
+      if (!(r instanceof Reply)) return { correlation_id, status: "ok", data: r };
+      return { ...r.response, correlation_id };
+    } catch (err) {
+      if (err instanceof HandlerError) {
+        return {
+          correlation_id,
+          status: "error",
+          error: {
+            code: err.code,
+            message: err.message,
+            ...(err.details === undefined ? {} : { details: err.details }),
+          },
+        };
+      }
+      this.#log.error("timer/set_batch operation failed", {
+        machine_id: item.machine_id,
+        session_id: item.session_id,
+        op: item.op,
+        error: err,
+      });
+      return {
+        correlation_id,
+        status: "error",
+        error: {
+          code: "internal",
+          message: `Internal error while handling ${item.op} of session ${item.session_id}: ${
+            err instanceof Error ? err.message : String(err)
+          }`,
+        },
+      };
+    }
   }
 
   /** Group commits done, and the most operations one of them carried. */

@@ -1,6 +1,7 @@
 /**
- * The timer actor's Worker: serves `timer/set`, sends `timer/expired` to the machine handler and
- * publishes `timer/warning`, with its timers durable in `timer.db` in the data directory.
+ * The timer actor's Worker: serves `timer/set` and `timer/set_batch`, sends `timer/expired` to the
+ * machine handler and publishes `timer/warning`, with its timers durable in `timer.db` in the data
+ * directory.
  *
  * @module
  */
@@ -32,6 +33,7 @@ runActor((ctx) => {
     async start() {
       service.start();
       await ctx.server.handle(topics.timerSet, (req) => service.submit(req));
+      await ctx.server.handle(topics.timerSetBatch, (req) => service.submitBatch(req));
     },
     stop() {
       service.stop();

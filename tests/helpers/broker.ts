@@ -13,6 +13,8 @@ export interface TestBroker {
   readonly url: string;
   readonly port: number;
   readonly kind: "mosquitto" | "embedded";
+  /** The broker's process (this process for the embedded broker); null while it is down. */
+  readonly pid: number | null;
   /** Kills the broker abruptly (SIGKILL for mosquitto). */
   kill(): Promise<void>;
   /** Starts it again on the same port. */
@@ -61,6 +63,7 @@ export async function startBroker(): Promise<TestBroker> {
       url: broker.url,
       port,
       kind: "embedded",
+      pid: Deno.pid,
       kill: () => broker.close(),
       restart: async () => {
         broker = await startEmbeddedBroker({ port, logger: silentLogger });
@@ -114,6 +117,9 @@ export async function startBroker(): Promise<TestBroker> {
     url: `mqtt://127.0.0.1:${port}`,
     port,
     kind: "mosquitto",
+    get pid() {
+      return (child as Deno.ChildProcess | null)?.pid ?? null;
+    },
     kill: () => halt("SIGKILL"),
     restart: launch,
     stop,

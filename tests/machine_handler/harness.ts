@@ -1,7 +1,8 @@
 /**
  * Test harness for the machine handler: the handler in-thread on a real broker, simulated
  * dispensers (`sim/fleet.ts`), clients for kiosk and admin, a stand-in timer answering
- * `timer/set` (until the real timer actor is used), and recorders for updates, states and alerts.
+ * `timer/set` and `timer/set_batch` (until the real timer actor is used), and recorders for
+ * updates, states and alerts.
  *
  * @module
  */
@@ -16,7 +17,7 @@ import type { ResponseOf } from "../../protocol/common.ts";
 import type { DeviceUpdate } from "../../protocol/device.ts";
 import type { Alert } from "../../protocol/hub.ts";
 import type { MachineState } from "../../protocol/machine.ts";
-import { TimerSet, type TimerState } from "../../protocol/timer.ts";
+import { TimerSet, TimerSetBatch, type TimerState } from "../../protocol/timer.ts";
 import { parseMachineTopic, topics } from "../../protocol/topics.ts";
 import { MachineHandler } from "../../actors/machine_handler/machine_handler.ts";
 import { type LedgerReader, openLedgerReader } from "../../actors/machine_handler/queries.ts";
@@ -46,9 +47,14 @@ export interface HarnessOptions {
   broker?: TestBroker;
 }
 
-/** A `timer/set` stand-in: keeps sessions, answers with their state, or stays silent. */
+/**
+ * A `timer/set` / `timer/set_batch` stand-in: keeps sessions, answers with their state, or stays
+ * silent. `calls` lists every operation (a batch's with the batch's origin and their own
+ * correlation ids), `batches` every `timer/set_batch` request.
+ */
 export class FakeTimer {
   readonly calls: TimerSet[] = [];
+  readonly batches: TimerSetBatch[] = [];
   mode: "answer" | "silent";
   readonly #sessions = new Map<string, { remaining: number; deadline: number | null }>();
   readonly #mqtt: MqttAdapter;
@@ -70,6 +76,22 @@ export class FakeTimer {
       this.#mqtt.publish(
         topics.timerResponses(req.origin),
         JSON.stringify({ correlation_id: req.correlation_id, status: "ok", data: state }),
+      );
+    });
+    await this.#mqtt.subscribe(topics.timerSetBatch, (_t, payload) => {
+      const req = TimerSetBatch.parse(JSON.parse(new TextDecoder().decode(payload)));
+      this.batches.push(req);
+      const ops = req.ops.map((item) => ({ ...item, origin: req.origin, sent_at: req.sent_at }));
+      this.calls.push(...ops);
+      if (this.mode === "silent") return;
+      const results = ops.map((op) => ({
+        correlation_id: op.correlation_id,
+        status: "ok",
+        data: this.#apply(op),
+      }));
+      this.#mqtt.publish(
+        topics.timerResponses(req.origin),
+        JSON.stringify({ correlation_id: req.correlation_id, status: "ok", data: { results } }),
       );
     });
   }

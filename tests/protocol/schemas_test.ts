@@ -5,9 +5,14 @@ import {
   MachineCommand,
   MachineState,
   responseOf,
+  rpc,
   StatusData,
   StatusRequest,
+  TimerBatchResult,
   TimerSet,
+  TimerSetBatch,
+  TimerSetItem,
+  topics,
 } from "../../protocol/mod.ts";
 
 const env = { correlation_id: "c-1", origin: "kiosk", sent_at: 1_764_763_200_000 };
@@ -105,6 +110,72 @@ Deno.test("TimerSet requires duration_ms for start and add_ms for extend", () =>
   assert.equal(TimerSet.safeParse({ ...base, op: "start" }).success, false);
   assert.equal(TimerSet.safeParse({ ...base, op: "extend" }).success, false);
   assert.ok(TimerSet.safeParse({ ...base, op: "pause" }).success);
+});
+
+Deno.test("TimerSetItem has the op fields and rules of TimerSet, with its own correlation_id", () => {
+  const base = { correlation_id: "t-1", machine_id: 1, session_id: "s" };
+  assert.ok(TimerSetItem.safeParse({ ...base, op: "start", duration_ms: 60_000 }).success);
+  assert.ok(TimerSetItem.safeParse({ ...base, op: "extend", add_ms: 1 }).success);
+  assert.ok(TimerSetItem.safeParse({ ...base, op: "cancel" }).success);
+  assert.equal(TimerSetItem.safeParse({ ...base, op: "start" }).success, false);
+  assert.equal(TimerSetItem.safeParse({ ...base, op: "extend" }).success, false);
+  assert.equal(TimerSetItem.safeParse({ ...base, correlation_id: "", op: "pause" }).success, false);
+  const { correlation_id: _, ...noId } = base;
+  assert.equal(TimerSetItem.safeParse({ ...noId, op: "pause" }).success, false);
+  assert.equal(TimerSetItem.safeParse({ ...base, machine_id: 0, op: "pause" }).success, false);
+  assert.equal(TimerSetItem.safeParse({ ...base, op: "stop" }).success, false);
+  assert.deepEqual(Object.keys(TimerSetItem.shape).sort(), [
+    "add_ms",
+    "correlation_id",
+    "duration_ms",
+    "machine_id",
+    "op",
+    "session_id",
+  ]);
+});
+
+Deno.test("TimerSetBatch takes 1 to 1000 valid operations under the request envelope", () => {
+  const env2 = { ...env, origin: "machine_handler" };
+  const op = { correlation_id: "t-1", machine_id: 1, session_id: "s", op: "pause" };
+  assert.ok(TimerSetBatch.safeParse({ ...env2, ops: [op] }).success);
+  assert.ok(TimerSetBatch.safeParse({ ...env2, ops: Array(1000).fill(op) }).success);
+  assert.equal(TimerSetBatch.safeParse({ ...env2, ops: [] }).success, false);
+  assert.equal(TimerSetBatch.safeParse({ ...env2, ops: Array(1001).fill(op) }).success, false);
+  assert.equal(TimerSetBatch.safeParse({ ops: [op] }).success, false, "envelope required");
+  const bad = TimerSetBatch.safeParse({ ...env2, ops: [op, { ...op, op: "extend" }] });
+  assert.equal(bad.success, false);
+  assert.deepEqual(bad.error?.issues[0].path, ["ops", 1, "add_ms"]);
+  assert.equal(rpc[topics.timerSetBatch].request, TimerSetBatch);
+  assert.equal(
+    rpc[topics.timerSetBatch].replyTopic("machine_handler"),
+    "timer/responses/machine_handler",
+  );
+});
+
+Deno.test("TimerBatchResult holds an ok or error result per operation", () => {
+  const state = {
+    machine_id: 1,
+    session_id: "s",
+    state: "paused",
+    remaining_ms: 5,
+    deadline: null,
+  };
+  const good = {
+    results: [
+      { correlation_id: "t-1", status: "ok", data: state },
+      { correlation_id: "t-2", status: "error", error: { code: "not_active", message: "ended" } },
+    ],
+  };
+  assert.ok(TimerBatchResult.safeParse(good).success);
+  assert.ok(responseOf(TimerBatchResult).safeParse({ ...env, status: "ok", data: good }).success);
+  assert.ok(TimerBatchResult.safeParse({ results: [] }).success);
+  const reject = (results: unknown[]) =>
+    assert.equal(TimerBatchResult.safeParse({ results }).success, false, JSON.stringify(results));
+  reject([{ status: "ok", data: state }]);
+  reject([{ correlation_id: "t-1", status: "ok" }]);
+  reject([{ correlation_id: "t-1", status: "ok", data: { ...state, state: "gone" } }]);
+  reject([{ correlation_id: "t-1", status: "error", error: { code: "nope", message: "x" } }]);
+  reject([{ correlation_id: "t-1", status: "maybe", data: state }]);
 });
 
 Deno.test("StatusRequest and MachineState validate", () => {

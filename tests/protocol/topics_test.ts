@@ -15,6 +15,7 @@ Deno.test("topics builds the seed's topics", () => {
   assert.equal(topics.statusRequest, "machines/status/request");
   assert.equal(topics.statusResponse, "machines/status/response");
   assert.equal(topics.timerSet, "timer/set");
+  assert.equal(topics.timerSetBatch, "timer/set_batch");
   assert.equal(topics.timerExpired, "timer/expired");
   assert.equal(topics.allMachines("heartbeat"), "machines/+/heartbeat");
 });

@@ -101,6 +101,36 @@ Deno.test("timer actor serves timer/set and delivers expiries over the broker", 
       assert.equal(c.state, "cancelled");
     });
 
+    await t.step("timer/set_batch answers each operation in one reply", async () => {
+      const { results } = await h.client.call(topics.timerSetBatch, {
+        ops: [
+          {
+            correlation_id: "b-1",
+            machine_id: 8,
+            session_id: "bat",
+            op: "start",
+            duration_ms: 60_000,
+          },
+          { correlation_id: "b-2", machine_id: 8, session_id: "nobody", op: "resume" },
+          { correlation_id: "b-3", machine_id: 8, session_id: "bat", op: "extend", add_ms: 60_000 },
+          { correlation_id: "b-3", machine_id: 8, session_id: "bat", op: "extend", add_ms: 60_000 },
+        ],
+      });
+      assert.deepEqual(results.map((r) => r.correlation_id), ["b-1", "b-2", "b-3", "b-3"]);
+      assert.deepEqual(results.map((r) => r.status === "ok" ? r.data.state : r.error.code), [
+        "running",
+        "stale_session",
+        "running",
+        "running",
+      ]);
+      const [, , first, repeat] = results;
+      assert.ok(first.status === "ok" && repeat.status === "ok");
+      assert.ok(first.data.remaining_ms > 119_000, "extended");
+      assert.ok(repeat.duplicate && repeat.data.remaining_ms <= first.data.remaining_ms, "once");
+      const c = await h.set({ machine_id: 8, session_id: "bat", op: "cancel" });
+      assert.equal(c.state, "cancelled");
+    });
+
     await t.step("warnings are published as timer/warning events", async () => {
       const s = await h.set({ machine_id: 7, session_id: "warn", op: "start", duration_ms: 1_300 });
       await waitFor(() => h.warnings.some((w) => w.session_id === "warn"), { message: "warning" });
