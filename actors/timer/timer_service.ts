@@ -157,6 +157,9 @@ export class TimerService {
   #stats = { expiries: 0, retries: 0, delivered: 0, warnings: 0 };
   /** True while {@linkcode submit} runs an operation: its writes are staged, not committed. */
   #batching = false;
+  /** Inside {@linkcode submitBatch}: the clock was looked at; the wake-up is set at the end. */
+  #deferSchedule = false;
+  #schedulePending = false;
   /** Entries written by submitted operations, not yet committed (latest per session). */
   readonly #staged = new Map<string, Entry>();
   /** What `#live` held for each staged session before the batch, to undo a failed commit. */
@@ -335,11 +338,21 @@ export class TimerService {
       return Promise.reject(new HandlerError("unavailable", "The timer is not running"));
     }
     const results: TimerBatchItemResult[] = [];
+    // One look at the clock for the whole batch (its operations are microseconds apart): the
+    // expiries and warnings due are handled once, before the first operation, and the next
+    // wake-up is computed once, after the last, instead of a pass over every timer each.
+    this.#tick();
     this.#batching = true;
+    this.#deferSchedule = true;
     try {
       for (const item of req.ops) results.push(this.#batchItem(req, item));
     } finally {
       this.#batching = false;
+      this.#deferSchedule = false;
+      if (this.#schedulePending) {
+        this.#schedulePending = false;
+        this.#schedule(this.#clock.monotonic());
+      }
     }
     const answer = { results };
     if (this.#staged.size === 0 && this.#stagedExtends.size === 0) return Promise.resolve(answer);
@@ -395,7 +408,7 @@ export class TimerService {
    */
   set(req: TimerSet): TimerState | Reply<TimerState> {
     if (!this.#running) throw new HandlerError("unavailable", "The timer is not running");
-    this.#tick();
+    if (!this.#deferSchedule) this.#tick();
     switch (req.op) {
       case "start":
         return this.#start(req, req.duration_ms as number);
@@ -661,9 +674,14 @@ export class TimerService {
     for (const e of this.#live.values()) {
       if (e.state !== "running") continue;
       const r = remaining(e, mono);
-      const crossed = this.#warnings.filter((w) => !e.warningsDone.has(w) && w * 1000 >= r - EPS);
-      if (crossed.length > 0) {
-        for (const w of crossed) e.warningsDone.add(w);
+      let crossed = false;
+      for (const w of this.#warnings) {
+        if (!e.warningsDone.has(w) && w * 1000 >= r - EPS) {
+          e.warningsDone.add(w);
+          crossed = true;
+        }
+      }
+      if (crossed) {
         this.#markDirty(e);
         // Catching up (late timer, downtime): only the most urgent warning is sent.
         if (r > EPS) {
@@ -728,6 +746,10 @@ export class TimerService {
   }
 
   #schedule(mono: number): void {
+    if (this.#deferSchedule) {
+      this.#schedulePending = true;
+      return;
+    }
     if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
     this.#timer = null;
     if (!this.#running) return;

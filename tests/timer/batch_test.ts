@@ -190,3 +190,25 @@ Deno.test("TimerService.submitBatch() refuses the whole request while not runnin
     await p.dispose();
   }
 });
+
+Deno.test("TimerService.submitBatch() arms the wake-up for the earliest deadline once its operations are applied", async () => {
+  const p = await Proc.create([]);
+  try {
+    // Nothing is armed before: only the wake-up set at the end of the batch can fire these.
+    const { results } = await batch(p, [
+      { correlation_id: "s-1", machine_id: 1, session_id: "b", op: "start", duration_ms: 5_000 },
+      { correlation_id: "s-2", machine_id: 2, session_id: "c", op: "start", duration_ms: 2_000 },
+      { correlation_id: "s-3", machine_id: 3, session_id: "d", op: "start", duration_ms: 1_000 },
+      { correlation_id: "s-4", machine_id: 3, session_id: "d", op: "cancel" },
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ["ok", "ok", "ok", "ok"]);
+    p.clock.advance(1_999);
+    assert.deepEqual(p.attempts.map((a) => a.request.session_id), []);
+    p.clock.advance(1);
+    assert.deepEqual(p.attempts.map((a) => a.request.session_id), ["c"]);
+    p.clock.advance(3_000);
+    assert.deepEqual(p.attempts.map((a) => a.request.session_id), ["c", "b"]);
+  } finally {
+    await p.dispose();
+  }
+});
