@@ -8,9 +8,9 @@
  */
 import { parseArgs } from "node:util";
 import { startBroker } from "../tests/helpers/broker.ts";
-import { commandBench } from "./command_bench.ts";
+import { commandBench, formatCommandBench } from "./command_bench.ts";
 import { expiryBench } from "./expiry_bench.ts";
-import { type LatencyStats, measure, startRelay } from "./relay.ts";
+import type { LatencyStats } from "./relay.ts";
 import { rpcBench } from "./rpc_bench.ts";
 
 // Actor logs would drown the numbers; `HUB_LOG_LEVEL=info deno task bench` shows them.
@@ -63,11 +63,7 @@ try {
     const inFlight = 64;
     const commands: Record<string, unknown> = {};
     for (const machines of [80, 1000]) {
-      // The relay is measured right before each run, on the same broker.
-      const relay = await startRelay(broker.url, 4, 180);
-      const cpuOf = broker.pid === null ? [Deno.pid] : [Deno.pid, broker.pid];
-      const r = await measure(() => relay.call(), { inFlight, durationMs, cpuOf });
-      await relay.stop();
+      // The relay and the hub in alternating rounds, on the same broker.
       const c = await commandBench({
         mqttUrl: broker.url,
         brokerPid: broker.pid,
@@ -75,19 +71,8 @@ try {
         inFlight,
         durationMs,
       });
-      console.log(row(`raw relay (4 passes)`, r));
-      console.log(row(`command, ${machines} machines`, { ...c, max: NaN }));
-      console.log(
-        `  ratio command/relay: p50 ${fx(c.p50, r.p50)} (target <= 2x), ` +
-          `p99 ${fx(c.p99, r.p99)} (<= 3x), throughput ` +
-          `${(100 * c.throughput / r.throughput).toFixed(0)}% of relay (>= 50%)`,
-      );
-      console.log(
-        `  CPU per round trip: relay ${f(r.cpu_ms ?? NaN)} ms (relay process + broker); ` +
-          `command ${f(c.cpu.total)} ms (actors ${f(c.cpu.actors)}, load generator ` +
-          `${f(c.cpu.load)}, dispensers ${f(c.cpu.dispensers)}, broker ${f(c.cpu.broker)})`,
-      );
-      commands[machines] = { relay: r, command: c };
+      for (const line of formatCommandBench(c)) console.log(line);
+      commands[machines] = c;
     }
     results.command = commands;
     console.log();

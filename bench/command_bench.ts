@@ -24,7 +24,7 @@ import { RpcClient } from "../lib/rpc_client.ts";
 import type { MqttClient } from "mqtt";
 import { topics } from "../protocol/topics.ts";
 import { CpuMeter } from "./cpu.ts";
-import { bareClient, summarize } from "./relay.ts";
+import { bareClient, type LatencyStats, startRelay, summarize } from "./relay.ts";
 
 const decoder = new TextDecoder();
 /** The start of every reply the handler serialises: its correlation id, then its status. */
@@ -34,29 +34,46 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet
 
 export interface CommandBenchOptions {
   mqttUrl: string;
-  /** The broker's process, to count its CPU per command (omit when it is not known). */
+  /** The broker's process, to count its CPU per round trip (omit when it is not known). */
   brokerPid?: number | null;
   machines: number;
   inFlight: number;
+  /** Measured time of each side (command and relay), split over `rounds`. */
   durationMs: number;
+  /** Alternating rounds, relay then command, so both see the same machine conditions. */
+  rounds?: number;
+}
+
+/** CPU milliseconds per command, by process (NaN where not known). */
+export interface CommandCpu {
+  /** The hub's actor threads (handler, timer, store writer) and their V8 helper threads. */
+  actors: number;
+  /** The load generator: this process's main thread. */
+  load: number;
+  /** The simulated dispensers' process. */
+  dispensers: number;
+  broker: number;
+  total: number;
 }
 
 export interface CommandBenchResult {
-  p50: number;
-  p99: number;
-  throughput: number;
-  n: number;
-  /**
-   * CPU milliseconds per command during the measurement: the hub's actors (handler, timer,
-   * store writer threads), the load generator (this process's main thread), the simulated
-   * dispensers' process and the broker (NaN when not known).
-   */
-  cpu: { actors: number; load: number; dispensers: number; broker: number; total: number };
+  machines: number;
+  inFlight: number;
+  rounds: number;
+  /** The raw relay (4 broker passes); its `cpu_ms` is this process's and the broker's. */
+  relay: LatencyStats;
+  command: LatencyStats & { cpu: CommandCpu };
 }
 
-/** Runs the handler (and timer) under a supervisor with `machines` simulated dispensers. */
+/**
+ * Runs the handler (and timer) under a supervisor with `machines` simulated dispensers, and the
+ * raw relay beside it, in alternating rounds.
+ */
 export async function commandBench(opts: CommandBenchOptions): Promise<CommandBenchResult> {
-  const { mqttUrl, machines, inFlight, durationMs, brokerPid } = opts;
+  const { mqttUrl, machines, inFlight, durationMs, brokerPid, rounds = 4 } = opts;
+  if (!Number.isInteger(rounds) || rounds < 1) {
+    throw new RangeError(`rounds must be a positive integer, got ${rounds}`);
+  }
   if (!Number.isInteger(machines) || machines < 1 || machines > 10_000) {
     throw new RangeError(`machines must be an integer 1..10000, got ${machines}`);
   }
@@ -85,6 +102,7 @@ export async function commandBench(opts: CommandBenchOptions): Promise<CommandBe
   });
   let client: RpcClient | null = null;
   const clients: MqttClient[] = [];
+  const stops: Array<() => Promise<void>> = [];
   try {
     await supervisor.start();
     await mqtt.connect();
@@ -162,32 +180,73 @@ export async function commandBench(opts: CommandBenchOptions): Promise<CommandBe
         }
       }
     };
-    // Warm-up, then the measurement.
+    // The relay, on the same broker, with a request the size of a command.
+    const relay = await startRelay(mqttUrl, 4, 180);
+    stops.push(() => relay.stop());
+
+    // Warm-up of both, then alternating rounds.
     const warm = performance.now() + Math.min(1_000, durationMs / 3);
     await Promise.all(Array.from({ length: inFlight }, (_, i) => loop(i, warm, null)));
-    const samples: number[] = [];
-    const meter = new CpuMeter({
-      process: Deno.pid,
-      load: { pid: Deno.pid, tid: Deno.pid },
-      dispensers: fleet.pid,
-      broker: brokerPid ?? NaN,
-    });
-    const start = performance.now();
-    await Promise.all(
-      Array.from({ length: inFlight }, (_, i) => loop(i, start + durationMs, samples)),
-    );
-    const s = summarize(samples, performance.now() - start);
-    const used = meter.read();
-    const per = (ms: number) => ms / s.n;
-    const cpu = {
+    for (let w = 0; w < 500; w++) await relay.call();
+    const sides = {
+      relay: { samples: [] as number[], ms: 0, cpu: { process: 0, broker: 0 } },
+      command: {
+        samples: [] as number[],
+        ms: 0,
+        cpu: { process: 0, load: 0, dispensers: 0, broker: 0 },
+      },
+    };
+    const slice = durationMs / rounds;
+    for (let r = 0; r < rounds; r++) {
+      {
+        const meter = new CpuMeter({ process: Deno.pid, broker: brokerPid ?? NaN });
+        const start = performance.now();
+        const end = start + slice;
+        await Promise.all(Array.from({ length: inFlight }, async () => {
+          while (performance.now() < end) {
+            const t0 = performance.now();
+            await relay.call();
+            sides.relay.samples.push(performance.now() - t0);
+          }
+        }));
+        sides.relay.ms += performance.now() - start;
+        const used = meter.read();
+        sides.relay.cpu.process += used.process;
+        sides.relay.cpu.broker += used.broker;
+      }
+      {
+        const meter = new CpuMeter({
+          process: Deno.pid,
+          load: { pid: Deno.pid, tid: Deno.pid },
+          dispensers: fleet.pid,
+          broker: brokerPid ?? NaN,
+        });
+        const start = performance.now();
+        await Promise.all(
+          Array.from({ length: inFlight }, (_, i) => loop(i, start + slice, sides.command.samples)),
+        );
+        sides.command.ms += performance.now() - start;
+        const used = meter.read();
+        for (const k of ["process", "load", "dispensers", "broker"] as const) {
+          sides.command.cpu[k] += used[k];
+        }
+      }
+    }
+    const r = summarize(sides.relay.samples, sides.relay.ms);
+    r.cpu_ms = (sides.relay.cpu.process + sides.relay.cpu.broker) / r.n;
+    const c = summarize(sides.command.samples, sides.command.ms);
+    const used = sides.command.cpu;
+    const per = (ms: number) => ms / c.n;
+    const cpu: CommandCpu = {
       actors: per(used.process - used.load),
       load: per(used.load),
       dispensers: per(used.dispensers),
       broker: per(used.broker),
       total: per(used.process + used.dispensers + used.broker),
     };
-    return { p50: s.p50, p99: s.p99, throughput: s.throughput, n: s.n, cpu };
+    return { machines, inFlight, rounds, relay: r, command: { ...c, cpu } };
   } finally {
+    for (const stop of stops) await stop();
     client?.close();
     await mqtt.close();
     await Promise.all(clients.map((c) => c.endAsync()));
@@ -202,52 +261,52 @@ export async function commandBench(opts: CommandBenchOptions): Promise<CommandBe
   }
 }
 
+const f = (n: number) => Number.isFinite(n) ? n.toFixed(3) : "-";
+const fx = (a: number, b: number) => (a / b).toFixed(2) + "x";
+
+function row(label: string, s: LatencyStats): string {
+  return `${label.padEnd(34)} p50 ${f(s.p50).padStart(8)} ms  p99 ${f(s.p99).padStart(8)} ms  ` +
+    `${s.throughput.toFixed(0).padStart(7)} /s  (n=${s.n})`;
+}
+
+/** The result as printed by `deno task bench`: both sides, their ratios and the CPU used. */
+export function formatCommandBench(x: CommandBenchResult): string[] {
+  const { relay: r, command: c } = x;
+  return [
+    row(`raw relay (4 passes)`, r),
+    row(`command, ${x.machines} machines`, c),
+    `  ratio command/relay: p50 ${fx(c.p50, r.p50)} (target <= 2x), ` +
+    `p99 ${fx(c.p99, r.p99)} (<= 3x), throughput ` +
+    `${(100 * c.throughput / r.throughput).toFixed(0)}% of relay (>= 50%)`,
+    `  CPU per round trip: relay ${f(r.cpu_ms ?? NaN)} ms (relay process + broker); command ` +
+    `${f(c.cpu.total)} ms = actors ${f(c.cpu.actors)} + load generator ${f(c.cpu.load)} + ` +
+    `dispensers ${f(c.cpu.dispensers)} + broker ${f(c.cpu.broker)}`,
+  ];
+}
+
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
     options: {
       machines: { type: "string", default: "80" },
       "in-flight": { type: "string", default: "64" },
-      "duration-ms": { type: "string", default: "3000" },
+      "duration-ms": { type: "string", default: "4000" },
+      rounds: { type: "string", default: "4" },
     },
   });
   const { startBroker } = await import("../tests/helpers/broker.ts");
-  const { measure, startRelay } = await import("./relay.ts");
   const broker = await startBroker();
   try {
-    const machines = Number(values.machines);
-    const inFlight = Number(values["in-flight"]);
-    const durationMs = Number(values["duration-ms"]);
-    const relay = await startRelay(broker.url, 4, 180);
-    const cpuOf = broker.pid === null ? [Deno.pid] : [Deno.pid, broker.pid];
-    const r = await measure(() => relay.call(), { inFlight, durationMs, cpuOf });
-    await relay.stop();
-    const c = await commandBench({
+    const result = await commandBench({
       mqttUrl: broker.url,
       brokerPid: broker.pid,
-      machines,
-      inFlight,
-      durationMs,
+      machines: Number(values.machines),
+      inFlight: Number(values["in-flight"]),
+      durationMs: Number(values["duration-ms"]),
+      rounds: Number(values.rounds),
     });
-    const f = (n: number) => n.toFixed(3);
-    console.log(`broker ${broker.kind}; ${machines} machines, ${inFlight} in flight`);
-    console.log(
-      `raw relay (4 passes)  p50 ${f(r.p50)} ms  p99 ${f(r.p99)} ms  ${r.throughput.toFixed(0)} /s`,
-    );
-    console.log(
-      `command round trip    p50 ${f(c.p50)} ms  p99 ${f(c.p99)} ms  ` +
-        `${c.throughput.toFixed(0)} /s  (n=${c.n})`,
-    );
-    console.log(
-      `ratio: p50 ${(c.p50 / r.p50).toFixed(2)}x (target <= 2), p99 ${
-        (c.p99 / r.p99).toFixed(2)
-      }x (<= 3), throughput ${(100 * c.throughput / r.throughput).toFixed(0)}% (>= 50%)`,
-    );
-    console.log(
-      `CPU per round trip: relay ${f(r.cpu_ms ?? NaN)} ms; command ${f(c.cpu.total)} ms ` +
-        `(actors ${f(c.cpu.actors)}, load ${f(c.cpu.load)}, dispensers ${f(c.cpu.dispensers)}, ` +
-        `broker ${f(c.cpu.broker)})`,
-    );
+    console.log(`broker ${broker.kind}`);
+    for (const line of formatCommandBench(result)) console.log(line);
   } finally {
     await broker.stop();
   }
