@@ -13,7 +13,7 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ConfigError, type HubConfig, loadConfig } from "./lib/config.ts";
 import { startHub } from "./lib/hub.ts";
-import { createLogger } from "./lib/log.ts";
+import { createLogger, type Logger } from "./lib/log.ts";
 import { startFleet } from "./sim/fleet.ts";
 import { hashPasswordCommand } from "./web/auth/hash_password_cli.ts";
 
@@ -151,24 +151,55 @@ async function simulate(args: string[]): Promise<number> {
 
   const log = createLogger("sim");
   const ids = Array.from({ length: machines }, (_, i) => firstId + i);
-  const fleet = await startFleet({
-    mqttUrl: String(url),
-    ids,
-    keepaliveS,
-    drainPerMinute,
-    logger: log,
+  return await untilSignal(
+    () =>
+      startFleet({
+        mqttUrl: String(url),
+        ids,
+        keepaliveS,
+        drainPerMinute,
+        logger: log,
+      }),
+    (signal) => log.info(`${signal} received; stopping simulated dispensers`),
+    log,
+  );
+}
+
+/**
+ * Starts something and runs it until SIGINT or SIGTERM, then stops it; resolves with the exit
+ * code. The signals are listened to from the start, so one that arrives while it is still
+ * starting stops it as soon as it is up.
+ */
+async function untilSignal(
+  start: () => Promise<{ stop(): Promise<void> }>,
+  onSignal: (signal: string) => void,
+  log: Logger,
+): Promise<number> {
+  const signalled = Promise.withResolvers<void>();
+  let received: string | null = null;
+  const listeners = (["SIGINT", "SIGTERM"] as const).map((signal) => {
+    const fn = () => {
+      if (received !== null) return;
+      received = signal;
+      onSignal(signal);
+      signalled.resolve();
+    };
+    Deno.addSignalListener(signal, fn);
+    return () => Deno.removeSignalListener(signal, fn);
   });
-  const done = Promise.withResolvers<number>();
-  const shutdown = (signal: string) => {
-    log.info(`${signal} received; stopping simulated dispensers`);
-    fleet.stop().then(() => done.resolve(0), (err) => {
+  try {
+    const running = await start();
+    await signalled.promise;
+    try {
+      await running.stop();
+      return 0;
+    } catch (err) {
       log.error("shutdown failed", { error: err });
-      done.resolve(1);
-    });
-  };
-  Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
-  Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
-  return await done.promise;
+      return 1;
+    }
+  } finally {
+    for (const remove of listeners) remove();
+  }
 }
 
 async function serve(args: string[]): Promise<number> {
@@ -199,18 +230,11 @@ async function serve(args: string[]): Promise<number> {
   const simulateN = intFlag(v.simulate, "--simulate", 0, config.machines.length);
 
   const log = createLogger("hub");
-  const hub = await startHub({ config, logger: log, simulate: simulateN });
-  const done = Promise.withResolvers<number>();
-  const shutdown = (signal: string) => {
-    log.info(`${signal} received; shutting down gracefully`);
-    hub.stop().then(() => done.resolve(0), (err) => {
-      log.error("shutdown failed", { error: err });
-      done.resolve(1);
-    });
-  };
-  Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
-  Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
-  return await done.promise;
+  return await untilSignal(
+    () => startHub({ config, logger: log, simulate: simulateN }),
+    (signal) => log.info(`${signal} received; shutting down gracefully`),
+    log,
+  );
 }
 
 /** Runs the CLI with `args`; returns the exit code. */

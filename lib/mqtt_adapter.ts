@@ -109,6 +109,10 @@ export class MqttAdapter {
       // mqtt.js logs every packet through the npm `debug` module, whose enabled-check and
       // argument copies cost CPU on every message; our own logger reports what matters.
       log: noLog,
+      // Pings on the keepalive period, not re-armed after every acknowledgement received: under
+      // load that re-arming (a cleared and a new interval timer per PUBACK) costs more than the
+      // occasional PINGREQ it saves.
+      reschedulePings: false,
     };
     let client: MqttClient;
     if (url.protocol === "mqtt:" || url.protocol === "tcp:") {

@@ -15,11 +15,15 @@ import { MqttAdapter } from "../../lib/mqtt_adapter.ts";
 import { RpcClient } from "../../lib/rpc_client.ts";
 import { DeviceUpdate } from "../../protocol/device.ts";
 import { MachineState } from "../../protocol/machine.ts";
+import { responseOf } from "../../protocol/common.ts";
+import { TimerBatchResult } from "../../protocol/timer.ts";
 import { parseMachineTopic, topics } from "../../protocol/topics.ts";
 import { startFleet } from "../../sim/fleet.ts";
 import { startBroker } from "../helpers/broker.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { quiet } from "./harness.ts";
+
+const TimerBatchReply = responseOf(TimerBatchResult);
 
 Deno.test("timer with the machine handler: paid time ends the bay; stale expiries are ignored", async (t) => {
   await using broker = await startBroker();
@@ -51,6 +55,16 @@ Deno.test("timer with the machine handler: paid time ends the bay; stale expirie
     const m = parseMachineTopic(topic);
     const s = MachineState.safeParse(JSON.parse(decoder.decode(payload)));
     if (m && s.success) states.set(m.machine_id, s.data);
+  });
+  // What the timer answered the handler, by session: the handler's operations go out after its
+  // commit and do not hold up its commands, so the test waits for them where it needs them.
+  const timerAnswered = new Map<string, string>();
+  await mqtt.subscribe(topics.timerResponses("machine_handler"), (_topic, payload) => {
+    const r = TimerBatchReply.safeParse(JSON.parse(decoder.decode(payload)));
+    if (!r.success || r.data.status !== "ok") return;
+    for (const item of r.data.data.results) {
+      if (item.status === "ok") timerAnswered.set(item.data.session_id, item.data.state);
+    }
   });
   const kiosk = new RpcClient(mqtt, "kiosk", { logger: quiet, defaultTimeoutMs: 10_000 });
   await kiosk.start();
@@ -122,6 +136,9 @@ Deno.test("timer with the machine handler: paid time ends the bay; stale expirie
       assert.equal(states.get(2)?.status, "active");
       assert.equal(states.get(2)?.session?.session_id, "new");
       // The timer itself cancelled "old" when the handler ended it, and still runs "new".
+      await waitFor(() => timerAnswered.get("new") === "running", {
+        message: "the timer started the handler's session",
+      });
       const probe = await kiosk.call(topics.timerSet, {
         machine_id: 2,
         session_id: "new",
