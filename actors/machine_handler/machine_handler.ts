@@ -56,6 +56,9 @@ import {
 import { clockTime, duration, sessionOf } from "./wording.ts";
 
 /** The handler's slice of the hub configuration. */
+/** Record fields that only mirror what the dispenser reports; not worth a write of their own. */
+const OBSERVATIONS: ReadonlySet<string> = new Set(["last_seen", "acked_version"]);
+
 export const MachineHandlerConfig = z.object({
   machines: z.array(MachineConfig).min(1).max(10_000).refine(
     (ms) => new Set(ms.map((m) => m.id)).size === ms.length,
@@ -893,7 +896,7 @@ export class MachineHandler implements Actor {
       if (rec.link_error !== null) patch.link_error = null;
       visible = true;
     }
-    this.#update(id, patch, visible);
+    this.#update(id, patch, visible, Object.keys(patch).some((k) => !OBSERVATIONS.has(k)));
     const now = this.#records.get(id)!;
     if (hb.version !== now.desired_version && this.#link!.pendingFor(id) === null) {
       this.#resync(id);
@@ -909,7 +912,8 @@ export class MachineHandler implements Actor {
       patch.link_error = null;
       this.#alert(id, "online", "info", `${rec.label}'s dispenser answers again`);
     }
-    if (Object.keys(patch).length > 0) this.#update(id, patch);
+    const keys = Object.keys(patch);
+    if (keys.length > 0) this.#update(id, patch, true, keys.some((k) => !OBSERVATIONS.has(k)));
   }
 
   #resync(id: number): void {
@@ -935,11 +939,16 @@ export class MachineHandler implements Actor {
     return { machines: ids.map((id) => this.#shownOf(this.#records.get(id)!).state) };
   }
 
-  /** Replaces fields of a bay's record, queues it for the store and publishes it if visible. */
-  #update(id: number, patch: Partial<MachineRecord>, publish = true): void {
+  /**
+   * Replaces fields of a bay's record, queues it for the store and publishes it if visible.
+   * Observations that the dispenser repeats on its next contact (`last_seen`, `acked_version`)
+   * are not written on their own (`persist` false): they reach the disk with the record's next
+   * write, and after a restart the dispensers report them again.
+   */
+  #update(id: number, patch: Partial<MachineRecord>, publish = true, persist = true): void {
     const next = { ...this.#records.get(id)!, ...patch };
     this.#records.set(id, next);
-    this.#store?.putRecord(next);
+    if (persist) this.#store?.putRecord(next);
     if (publish) this.#publishState(id);
   }
 

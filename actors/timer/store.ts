@@ -140,10 +140,18 @@ export class TimerStore {
     this.path = path;
     this.#db = db;
     this.#put = db.prepare(
-      `INSERT OR REPLACE INTO timers (session_id, machine_id, state, remaining_ms, paid_ms,
+      // An upsert updates the row in place; INSERT OR REPLACE would delete and re-insert it.
+      `INSERT INTO timers (session_id, machine_id, state, remaining_ms, paid_ms,
         ck_boot_id, ck_boot_ms, ck_wall_ms, warnings_done, expiry_cid, expired_deadline,
         delivered, downtime_pending, created_wall, updated_wall)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (session_id) DO UPDATE SET machine_id = excluded.machine_id,
+        state = excluded.state, remaining_ms = excluded.remaining_ms, paid_ms = excluded.paid_ms,
+        ck_boot_id = excluded.ck_boot_id, ck_boot_ms = excluded.ck_boot_ms,
+        ck_wall_ms = excluded.ck_wall_ms, warnings_done = excluded.warnings_done,
+        expiry_cid = excluded.expiry_cid, expired_deadline = excluded.expired_deadline,
+        delivered = excluded.delivered, downtime_pending = excluded.downtime_pending,
+        created_wall = excluded.created_wall, updated_wall = excluded.updated_wall`,
     );
     this.#get = db.prepare("SELECT * FROM timers WHERE session_id = ?");
     this.#open = db.prepare(
