@@ -1,11 +1,9 @@
 /** `TimerService.submitBatch()`: `timer/set_batch` in one group commit, answered per operation. */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { HandlerError } from "../../lib/errors.ts";
 import { Reply } from "../../lib/rpc_server.ts";
 import type { TimerBatchResult, TimerSetBatch, TimerSetItem } from "../../protocol/timer.ts";
-import { TimerStore } from "../../actors/timer/store.ts";
-import { Proc } from "./harness.ts";
+import { countTransactions, onDisk, Proc } from "./harness.ts";
 
 function batch(p: Proc, ops: TimerSetItem[]): Promise<TimerBatchResult> {
   const req: TimerSetBatch = {
@@ -15,26 +13,6 @@ function batch(p: Proc, ops: TimerSetItem[]): Promise<TimerBatchResult> {
     ops,
   };
   return p.service.submitBatch(req);
-}
-
-/** Counts the store's transactions. */
-function countTransactions(store: TimerStore): { n: number } {
-  const count = { n: 0 };
-  const original = store.transaction.bind(store);
-  store.transaction = <T>(fn: () => T): T => {
-    count.n++;
-    return original(fn);
-  };
-  return count;
-}
-
-function onDisk(p: Proc, sessionId: string) {
-  const other = TimerStore.open(join(p.dir, "timer.db"));
-  try {
-    return other.get(sessionId);
-  } finally {
-    other.close();
-  }
 }
 
 Deno.test("TimerService.submitBatch() answers mixed ok and refused operations in order, in one commit", async () => {

@@ -1,11 +1,9 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { HandlerError } from "../../lib/errors.ts";
 import { GroupCommit } from "../../lib/group_commit.ts";
 import { Reply } from "../../lib/rpc_server.ts";
 import type { TimerSet, TimerState } from "../../protocol/timer.ts";
-import { TimerStore } from "../../actors/timer/store.ts";
-import { Proc } from "./harness.ts";
+import { countTransactions, onDisk, Proc } from "./harness.ts";
 
 function state(r: TimerState | Reply<TimerState>): TimerState {
   if (r instanceof Reply) {
@@ -25,27 +23,6 @@ function submit(
     correlation_id: body.correlation_id ?? crypto.randomUUID(),
     ...body,
   } as TimerSet);
-}
-
-/** Counts the store's transactions. */
-function countTransactions(store: TimerStore): { n: number } {
-  const count = { n: 0 };
-  const original = store.transaction.bind(store);
-  store.transaction = <T>(fn: () => T): T => {
-    count.n++;
-    return original(fn);
-  };
-  return count;
-}
-
-/** What another connection (a restarted process) reads from the file. */
-function onDisk(p: Proc, sessionId: string) {
-  const other = TimerStore.open(join(p.dir, "timer.db"));
-  try {
-    return other.get(sessionId);
-  } finally {
-    other.close();
-  }
 }
 
 Deno.test("GroupCommit.wait() commits once per event-loop turn and answers after it", async () => {

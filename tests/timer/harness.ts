@@ -132,3 +132,24 @@ export class Proc {
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 }
+
+/** Counts the store's transactions. */
+export function countTransactions(store: TimerStore): { n: number } {
+  const count = { n: 0 };
+  const original = store.transaction.bind(store);
+  store.transaction = <T>(fn: () => T): T => {
+    count.n++;
+    return original(fn);
+  };
+  return count;
+}
+
+/** What another connection (a restarted process) reads from the file of `p`'s store. */
+export function onDisk(p: Proc, sessionId: string) {
+  const other = TimerStore.open(join(p.dir, "timer.db"));
+  try {
+    return other.get(sessionId);
+  } finally {
+    other.close();
+  }
+}
