@@ -23,8 +23,7 @@ import { MqttAdapter } from "../lib/mqtt_adapter.ts";
 import { RpcClient } from "../lib/rpc_client.ts";
 import type { MqttClient } from "mqtt";
 import { topics } from "../protocol/topics.ts";
-import { CpuMeter } from "./cpu.ts";
-import { bareClient, type LatencyStats, startRelay, summarize } from "./relay.ts";
+import { bareClient, compare, type LatencyStats, startRelay } from "./relay.ts";
 
 const decoder = new TextDecoder();
 /** The start of every reply the handler serialises: its correlation id, then its status. */
@@ -60,8 +59,8 @@ export interface CommandBenchResult {
   machines: number;
   inFlight: number;
   rounds: number;
-  /** The raw relay (4 broker passes); its `cpu_ms` is this process's and the broker's. */
-  relay: LatencyStats;
+  /** The raw relay (4 broker passes); `cpu_ms`: this process's and the broker's per round trip. */
+  relay: LatencyStats & { cpu_ms: number };
   command: LatencyStats & { cpu: CommandCpu };
 }
 
@@ -159,92 +158,72 @@ export async function commandBench(opts: CommandBenchOptions): Promise<CommandBe
           { qos: 1 },
         );
       });
+    // Loop i owns the bays i, i + inFlight, ... and alternates activate and deactivate on them,
+    // so no command waits behind another on the same bay and none is a duplicate.
     let seq = 0;
-    const loop = async (i: number, until: number, samples: number[] | null) => {
-      const mine = ids.filter((_, j) => j % inFlight === i);
-      for (let k = 0; performance.now() < until; k++) {
-        const machine_id = mine[k % mine.length];
-        const session_id = `bench-${machine_id}-${++seq}`;
-        for (const action of ["activate", "deactivate"] as const) {
-          const t0 = performance.now();
-          const r = await send(
-            action === "activate"
-              ? { action, machine_id, duration_s: 600, session_id }
-              : { action, machine_id, session_id },
-          );
-          const ms = performance.now() - t0;
-          if (r.status !== "ok") {
-            throw new Error(`command bench: ${action} on ${machine_id}: ${r.error?.message}`);
-          }
-          samples?.push(ms);
-        }
+    const loops = Array.from({ length: inFlight }, (_, i) => ({
+      bays: ids.filter((_, j) => j % inFlight === i),
+      next: 0,
+      active: null as { machine_id: number; session_id: string } | null,
+    }));
+    const command = async (i: number) => {
+      const l = loops[i];
+      let body: Record<string, unknown>;
+      if (l.active) {
+        body = { action: "deactivate", ...l.active };
+        l.active = null;
+      } else {
+        const machine_id = l.bays[l.next++ % l.bays.length];
+        l.active = { machine_id, session_id: `bench-${machine_id}-${++seq}` };
+        body = { action: "activate", duration_s: 600, ...l.active };
+      }
+      const r = await send(body);
+      if (r.status !== "ok") {
+        throw new Error(
+          `command bench: ${body.action} on ${body.machine_id}: ${r.error?.message}`,
+        );
       }
     };
     // The relay, on the same broker, with a request the size of a command.
     const relay = await startRelay(mqttUrl, 4, 180);
     stops.push(() => relay.stop());
 
-    // Warm-up of both, then alternating rounds.
+    // Warm-up of the hub under load (compare() warms both sides sequentially too).
     const warm = performance.now() + Math.min(1_000, durationMs / 3);
-    await Promise.all(Array.from({ length: inFlight }, (_, i) => loop(i, warm, null)));
-    for (let w = 0; w < 500; w++) await relay.call();
-    const sides = {
-      relay: { samples: [] as number[], ms: 0, cpu: { process: 0, broker: 0 } },
-      command: {
-        samples: [] as number[],
-        ms: 0,
-        cpu: { process: 0, load: 0, dispensers: 0, broker: 0 },
-      },
-    };
-    const slice = durationMs / rounds;
-    for (let r = 0; r < rounds; r++) {
-      {
-        const meter = new CpuMeter({ process: Deno.pid, broker: brokerPid ?? NaN });
-        const start = performance.now();
-        const end = start + slice;
-        await Promise.all(Array.from({ length: inFlight }, async () => {
-          while (performance.now() < end) {
-            const t0 = performance.now();
-            await relay.call();
-            sides.relay.samples.push(performance.now() - t0);
-          }
-        }));
-        sides.relay.ms += performance.now() - start;
-        const used = meter.read();
-        sides.relay.cpu.process += used.process;
-        sides.relay.cpu.broker += used.broker;
-      }
-      {
-        const meter = new CpuMeter({
+    await Promise.all(loops.map(async (_, i) => {
+      while (performance.now() < warm) await command(i);
+    }));
+    const broker = brokerPid ?? NaN;
+    const [r, c] = await compare(() => relay.call(), command, {
+      inFlight,
+      durationMs,
+      rounds,
+      cpuOf: [
+        { process: Deno.pid, broker },
+        {
           process: Deno.pid,
           load: { pid: Deno.pid, tid: Deno.pid },
           dispensers: fleet.pid,
-          broker: brokerPid ?? NaN,
-        });
-        const start = performance.now();
-        await Promise.all(
-          Array.from({ length: inFlight }, (_, i) => loop(i, start + slice, sides.command.samples)),
-        );
-        sides.command.ms += performance.now() - start;
-        const used = meter.read();
-        for (const k of ["process", "load", "dispensers", "broker"] as const) {
-          sides.command.cpu[k] += used[k];
-        }
-      }
-    }
-    const r = summarize(sides.relay.samples, sides.relay.ms);
-    r.cpu_ms = (sides.relay.cpu.process + sides.relay.cpu.broker) / r.n;
-    const c = summarize(sides.command.samples, sides.command.ms);
-    const used = sides.command.cpu;
-    const per = (ms: number) => ms / c.n;
+          broker,
+        },
+      ],
+    });
+    const rc = r.cpu_by!;
+    const used = c.cpu_by!;
     const cpu: CommandCpu = {
-      actors: per(used.process - used.load),
-      load: per(used.load),
-      dispensers: per(used.dispensers),
-      broker: per(used.broker),
-      total: per(used.process + used.dispensers + used.broker),
+      actors: used.process - used.load,
+      load: used.load,
+      dispensers: used.dispensers,
+      broker: used.broker,
+      total: used.process + used.dispensers + used.broker,
     };
-    return { machines, inFlight, rounds, relay: r, command: { ...c, cpu } };
+    return {
+      machines,
+      inFlight,
+      rounds,
+      relay: { ...r, cpu_ms: rc.process + rc.broker },
+      command: { ...c, cpu },
+    };
   } finally {
     for (const stop of stops) await stop();
     client?.close();
@@ -278,7 +257,7 @@ export function formatCommandBench(x: CommandBenchResult): string[] {
     `  ratio command/relay: p50 ${fx(c.p50, r.p50)} (target <= 2x), ` +
     `p99 ${fx(c.p99, r.p99)} (<= 3x), throughput ` +
     `${(100 * c.throughput / r.throughput).toFixed(0)}% of relay (>= 50%)`,
-    `  CPU per round trip: relay ${f(r.cpu_ms ?? NaN)} ms (relay process + broker); command ` +
+    `  CPU per round trip: relay ${f(r.cpu_ms)} ms (relay process + broker); command ` +
     `${f(c.cpu.total)} ms = actors ${f(c.cpu.actors)} + load generator ${f(c.cpu.load)} + ` +
     `dispensers ${f(c.cpu.dispensers)} + broker ${f(c.cpu.broker)}`,
   ];

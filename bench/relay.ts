@@ -8,7 +8,7 @@
 import { createConnection } from "node:net";
 import mqtt from "mqtt";
 import type { MqttClient } from "mqtt";
-import { cpuMs } from "./cpu.ts";
+import { CpuMeter, type CpuSource } from "./cpu.ts";
 
 export interface LatencyStats {
   n: number;
@@ -17,8 +17,8 @@ export interface LatencyStats {
   max: number;
   /** Round trips per second. */
   throughput: number;
-  /** CPU milliseconds per round trip of the processes measured (see {@linkcode measure}). */
-  cpu_ms?: number;
+  /** CPU milliseconds per round trip, by process or thread measured (see {@linkcode compare}). */
+  cpu_by?: Record<string, number>;
 }
 
 export function bareClient(url: string, id: string): Promise<MqttClient> {
@@ -51,68 +51,58 @@ export function summarize(samples: number[], elapsedMs: number): LatencyStats {
 }
 
 /**
- * Runs `call` with `inFlight` concurrent loops for `durationMs` (after `warmup` calls) and
- * returns latency percentiles and throughput.
- */
-export async function measure(
-  call: () => Promise<void>,
-  { inFlight, durationMs, warmup = 200, cpuOf = [] }: {
-    inFlight: number;
-    durationMs: number;
-    warmup?: number;
-    /** Processes whose CPU time per round trip is reported as `cpu_ms`. */
-    cpuOf?: number[];
-  },
-): Promise<LatencyStats> {
-  for (let i = 0; i < warmup; i++) await call();
-  const samples: number[] = [];
-  const cpuAt = () => cpuOf.reduce((sum, pid) => sum + cpuMs(pid), 0);
-  const cpu0 = cpuAt();
-  const start = performance.now();
-  const end = start + durationMs;
-  await Promise.all(Array.from({ length: inFlight }, async () => {
-    while (performance.now() < end) {
-      const t0 = performance.now();
-      await call();
-      samples.push(performance.now() - t0);
-    }
-  }));
-  const stats = summarize(samples, performance.now() - start);
-  if (cpuOf.length > 0) stats.cpu_ms = (cpuAt() - cpu0) / stats.n;
-  return stats;
-}
-
-/**
  * Measures `a` and `b` in alternating rounds (a, b, a, b, ...) so that both see the same machine
- * conditions, and returns the pooled statistics of each.
+ * conditions, and returns the pooled statistics of each. Each side runs `inFlight` concurrent
+ * loops, numbered from 0, for `durationMs / rounds` per round. With `cpuOf`, the CPU time of the
+ * given processes or threads during each side's rounds is reported per round trip in `cpu_by`.
  */
 export async function compare(
-  a: () => Promise<void>,
-  b: () => Promise<void>,
-  { inFlight, durationMs, rounds = 4 }: { inFlight: number; durationMs: number; rounds?: number },
+  a: (loop: number) => Promise<void>,
+  b: (loop: number) => Promise<void>,
+  { inFlight, durationMs, rounds = 4, warmup = 200, cpuOf }: {
+    inFlight: number;
+    durationMs: number;
+    rounds?: number;
+    /** Sequential calls of each side before measuring. */
+    warmup?: number;
+    cpuOf?: [Record<string, CpuSource>, Record<string, CpuSource>];
+  },
 ): Promise<[LatencyStats, LatencyStats]> {
   const pooled: [number[], number[]] = [[], []];
   const elapsed = [0, 0];
+  const cpu: [Record<string, number>, Record<string, number>] = [{}, {}];
   const fns = [a, b];
-  for (let w = 0; w < 200; w++) {
-    await a();
-    await b();
+  for (let w = 0; w < warmup; w++) {
+    await a(0);
+    await b(0);
   }
   for (let r = 0; r < rounds; r++) {
     for (const i of [0, 1]) {
+      const meter = cpuOf ? new CpuMeter(cpuOf[i]) : null;
       const start = performance.now();
       const end = start + durationMs / rounds;
-      await Promise.all(Array.from({ length: inFlight }, async () => {
+      await Promise.all(Array.from({ length: inFlight }, async (_, loop) => {
         while (performance.now() < end) {
           const t0 = performance.now();
-          await fns[i]();
+          await fns[i](loop);
           pooled[i].push(performance.now() - t0);
         }
       }));
       elapsed[i] += performance.now() - start;
+      for (const [k, ms] of Object.entries(meter?.read() ?? {})) {
+        cpu[i][k] = (cpu[i][k] ?? 0) + ms;
+      }
     }
   }
-  return [summarize(pooled[0], elapsed[0]), summarize(pooled[1], elapsed[1])];
+  return [0, 1].map((i) => {
+    const stats = summarize(pooled[i], elapsed[i]);
+    if (cpuOf) {
+      stats.cpu_by = Object.fromEntries(
+        Object.entries(cpu[i]).map(([k, ms]) => [k, ms / stats.n]),
+      );
+    }
+    return stats;
+  }) as [LatencyStats, LatencyStats];
 }
 
 /**
